@@ -60,6 +60,10 @@ struct Value {
   std::variant<uint64_t, int64_t, double, bool, std::string_view, ArrayValue> data;
 };
 
+// Returns element `index` of an array as a scalar Value, widened like a scalar value.
+// Throws std::out_of_range when index >= array.n_elements.
+Value element_at(const ArrayValue& array, uint64_t index);
+
 // One entry of the tensor table.
 struct TensorInfo {
   std::string name;
@@ -85,6 +89,9 @@ class File {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return mapped_.bytes().size(); }
+  // Start of the tensor data section: the end of the tensor table, rounded up to
+  // alignment(). It may lie past the end of a file that contains no tensors.
+  uint64_t data_offset() const { return data_offset_; }
 
   // Metadata in file order, and lookup by key.
   const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
@@ -98,7 +105,9 @@ class File {
   std::optional<bool> get_bool(std::string_view key) const;
   std::optional<std::string_view> get_string(std::string_view key) const;
   const ArrayValue* get_array(std::string_view key) const;
-  // Array getters converting numeric elements; Error on a non-numeric element type.
+  // Array getters: nullopt when the key is absent; Error when the value is not an array
+  // of the matching element type. get_float_array accepts FLOAT32 and FLOAT64 elements;
+  // get_int_array accepts any integer element type whose values fit in int64.
   std::optional<std::vector<std::string_view>> get_string_array(std::string_view key) const;
   std::optional<std::vector<float>> get_float_array(std::string_view key) const;
   std::optional<std::vector<int64_t>> get_int_array(std::string_view key) const;
@@ -110,6 +119,7 @@ class File {
   MappedFile mapped_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::unordered_map<std::string, size_t> metadata_index_;
   std::vector<TensorInfo> tensors_;
