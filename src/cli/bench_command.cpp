@@ -1,0 +1,117 @@
+// `kvinfer bench`: prompt-processing and generation speed, measured as llama-bench does
+// (pp: one batched pass over a prompt of random tokens; tg: tokens decoded one at a time
+// from an empty cache), repeated and averaged.
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "kv/kv_layout.h"
+#include "util/error.h"
+
+namespace kvinfer::cli {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int repetitions = 3;
+  bool json = false;
+};
+
+struct Measurement {
+  double mean = 0.0;
+  double stddev = 0.0;
+};
+
+Measurement summarize(const std::vector<double>& rates) {
+  Measurement m;
+  for (double r : rates) m.mean += r;
+  m.mean /= static_cast<double>(rates.size());
+  for (double r : rates) m.stddev += (r - m.mean) * (r - m.mean);
+  m.stddev = rates.size() > 1 ? std::sqrt(m.stddev / static_cast<double>(rates.size() - 1)) : 0.0;
+  return m;
+}
+
+std::vector<TokenId> random_tokens(int n, int n_vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int32_t> pick(0, n_vocab - 1);
+  std::vector<TokenId> tokens(n);
+  for (TokenId& t : tokens) t = TokenId{pick(rng)};
+  return tokens;
+}
+
+double elapsed_seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void bench(const BenchOptions& options) {
+  LoadedModel loaded = load_model(options.model);
+  GeneratorOptions generator_opts = generator_options(options.model);
+  generator_opts.n_context = std::max(options.n_prompt, options.n_gen) + 1;
+  Generator generator(*loaded.model, generator_opts);
+  const int n_vocab = loaded.model->config().n_vocab;
+
+  // One warm-up pass pages the weights in.
+  std::vector<TokenId> prompt = random_tokens(options.n_prompt, n_vocab, 1);
+  std::vector<TokenId> generated = random_tokens(options.n_gen, n_vocab, 2);
+  generator.process(prompt, 0, std::min(options.n_prompt, 16));
+
+  std::vector<double> pp_rates;
+  std::vector<double> tg_rates;
+  for (int r = 0; r < options.repetitions; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    generator.process(prompt, 0, options.n_prompt);
+    pp_rates.push_back(options.n_prompt / elapsed_seconds(start));
+
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < options.n_gen; ++i) generator.process(generated, i, i + 1);
+    tg_rates.push_back(options.n_gen / elapsed_seconds(start));
+  }
+  Measurement pp = summarize(pp_rates);
+  Measurement tg = summarize(tg_rates);
+
+  KvLayout layout{loaded.model->config().n_layers, loaded.model->config().n_kv_heads, loaded.model->config().head_dim,
+                  generator_opts.block_size, generator_opts.kv_type};
+  if (options.json) {
+    nlohmann::json result = {{"engine", "kvinfer"},
+                             {"model", loaded.file->path()},
+                             {"threads", generator_opts.n_threads},
+                             {"kv_type", options.model.kv_type},
+                             {"kv_bytes_per_token", layout.bytes_per_token()},
+                             {"n_prompt", options.n_prompt},
+                             {"n_gen", options.n_gen},
+                             {"repetitions", options.repetitions},
+                             {"pp_tokens_per_second", pp.mean},
+                             {"pp_stddev", pp.stddev},
+                             {"tg_tokens_per_second", tg.mean},
+                             {"tg_stddev", tg.stddev}};
+    fmt::print("{}\n", result.dump());
+    return;
+  }
+  fmt::print("model: {}\nthreads: {}, KV type: {} ({} bytes per token)\n", loaded.file->path(), generator_opts.n_threads,
+             options.model.kv_type, layout.bytes_per_token());
+  fmt::print("pp{}: {:.1f} ± {:.1f} tokens/s\n", options.n_prompt, pp.mean, pp.stddev);
+  fmt::print("tg{}: {:.1f} ± {:.1f} tokens/s\n", options.n_gen, tg.mean, tg.stddev);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* command = app.add_subcommand("bench", "Measure prompt processing and generation speed");
+  add_model_options(*command, options->model);
+  command->add_option("-p,--n-prompt", options->n_prompt, "Prompt tokens processed in one pass (default: 512)")
+      ->check(CLI::Range(1, 1 << 20));
+  command->add_option("-n,--n-gen", options->n_gen, "Tokens generated one at a time (default: 128)")->check(CLI::Range(1, 1 << 20));
+  command->add_option("-r,--repetitions", options->repetitions, "Repetitions to average (default: 3)")->check(CLI::Range(1, 1000));
+  command->add_flag("--json", options->json, "Print one JSON object instead of text");
+  command->callback([options] { bench(*options); });
+}
+
+}  // namespace kvinfer::cli

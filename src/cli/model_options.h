@@ -1,0 +1,41 @@
+// Command-line options shared by every subcommand that loads a model.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "engine/generator.h"
+#include "gguf/gguf_file.h"
+#include "model/llama_model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kvinfer::cli {
+
+struct ModelOptions {
+  std::string model_path;
+  int n_threads = 0;  // 0: one per hardware thread
+  int n_context = 4096;
+  int block_size = 16;
+  std::string kv_type = "f16";
+};
+
+// Adds -m, -t, -c, --block-size and --kv-type to `command`.
+void add_model_options(CLI::App& command, ModelOptions& options);
+
+// A loaded model with its tokenizer.
+struct LoadedModel {
+  std::shared_ptr<const gguf::File> file;
+  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// Opens the model file (the default model when none was given). Throws Error with a
+// one-line message for a missing file, a file that is not GGUF, or an unsupported model.
+LoadedModel load_model(const ModelOptions& options);
+
+// Generator options from the command line, validated.
+GeneratorOptions generator_options(const ModelOptions& options);
+
+}  // namespace kvinfer::cli

@@ -1,0 +1,255 @@
+// Tiled integer matmul kernels for Q4_0, Q4_1 and Q8_0 weights, and float kernels for
+// F32, F16 and BF16 weights, each with a scalar reference.
+//
+// A tile computes R weight rows x C tokens. Per 32-element block it unpacks each weight
+// row once and each activation block once, and does R*C integer dot products (VNNI
+// vpdpbusd where available, else vpmaddubsw + vpmaddwd), so every weight byte loaded is
+// reused for C tokens. This is what makes prompt processing compute-bound rather than
+// bandwidth-bound.
+#include "kernels/matmul.h"
+
+#include "util/simd.h"
+
+#include <cstdlib>
+
+#include "kernels/quantize.h"
+#include "kernels/simd_reduce.h"
+#include "tensor/half.h"
+
+namespace kvinfer {
+namespace {
+
+constexpr int kTileRows = 4;
+constexpr int kTileTokens = 4;
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define KVINFER_MATMUL_SIMD 1
+
+// 32 unsigned x 32 signed bytes -> 8 int32 sums of 4 adjacent products.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  // Pair sums stay below 2 * 128 * 127 = 32512, so vpmaddubsw never saturates here.
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+inline float horizontal_sum(__m256 v) { return simd::reduce_add(v); }
+
+// 16 packed bytes -> 32 nibbles: element j in lane j, element j + 16 in lane j + 16.
+inline __m256i unpack_nibbles(const uint8_t* packed_bytes) {
+  __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed_bytes));
+  __m128i mask = _mm_set1_epi8(0x0f);
+  __m128i low = _mm_and_si128(packed, mask);
+  __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
+  return _mm256_set_m128i(high, low);
+}
+
+// Per weight type: how to unpack a block, the integer dot with an activation block, and
+// the per-block offset term (0 for Q8_0).
+struct Q4_1Kernel {
+  using Block = BlockQ4_1;
+  static constexpr bool kHasOffset = true;
+  static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
+  static float offset(const Block& b, float /*d*/, const BlockQ8Act& a) { return f16_to_f32(b.m) * a.s; }
+};
+
+struct Q4_0Kernel {
+  using Block = BlockQ4_0;
+  static constexpr bool kHasOffset = true;
+  static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
+  static float offset(const Block& /*b*/, float d, const BlockQ8Act& a) { return -8.0f * d * a.s; }
+};
+
+struct Q8_0Kernel {
+  using Block = BlockQ8_0;
+  static constexpr bool kHasOffset = false;
+  static __m256i unpack(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+  // Signed x signed through the unsigned x signed instruction: |w| * (a with w's sign).
+  static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
+  static float offset(const Block&, float, const BlockQ8Act&) { return 0.0f; }
+};
+
+template <typename Kernel, int R, int C>
+void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t token_begin) {
+  using Block = typename Kernel::Block;
+  const int64_t n_blocks = w.n_cols / kQuantBlock;
+
+  const Block* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const Block*>(w.row(row_begin + r));
+  const BlockQ8Act* acts[C];
+  for (int c = 0; c < C; ++c) acts[c] = x.q8 + (token_begin + c) * n_blocks;
+
+  __m256 sums[R][C];
+  float offsets[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      sums[r][c] = _mm256_setzero_ps();
+      offsets[r][c] = 0.0f;
+    }
+  }
+
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i weights[R];
+    float scales[R];
+    for (int r = 0; r < R; ++r) {
+      weights[r] = Kernel::unpack(rows[r][b]);
+      scales[r] = f16_to_f32(rows[r][b].d);
+    }
+    for (int c = 0; c < C; ++c) {
+      const BlockQ8Act& act = acts[c][b];
+      __m256i act_bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.qs));
+      for (int r = 0; r < R; ++r) {
+        __m256 dot = _mm256_cvtepi32_ps(Kernel::dot(weights[r], act_bytes));
+        sums[r][c] = _mm256_fmadd_ps(dot, _mm256_set1_ps(scales[r] * act.d), sums[r][c]);
+        if constexpr (Kernel::kHasOffset) offsets[r][c] += Kernel::offset(rows[r][b], scales[r], act);
+      }
+    }
+  }
+
+  for (int c = 0; c < C; ++c) {
+    for (int r = 0; r < R; ++r) y[(token_begin + c) * w.n_rows + row_begin + r] = horizontal_sum(sums[r][c]) + offsets[r][c];
+  }
+}
+
+template <typename Kernel>
+void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t row_end) {
+  int64_t r = row_begin;
+  for (; r + kTileRows <= row_end; r += kTileRows) {
+    int64_t t = 0;
+    for (; t + kTileTokens <= x.n_tokens; t += kTileTokens) quantized_tile<Kernel, kTileRows, kTileTokens>(w, x, y, r, t);
+    for (; t < x.n_tokens; ++t) quantized_tile<Kernel, kTileRows, 1>(w, x, y, r, t);
+  }
+  for (; r < row_end; ++r) {
+    int64_t t = 0;
+    for (; t + kTileTokens <= x.n_tokens; t += kTileTokens) quantized_tile<Kernel, 1, kTileTokens>(w, x, y, r, t);
+    for (; t < x.n_tokens; ++t) quantized_tile<Kernel, 1, 1>(w, x, y, r, t);
+  }
+}
+
+// Eight consecutive weights as f32, for each float weight type.
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p, DType type) {
+  __m128i bits = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if (type == DType::F16) return _mm256_cvtph_ps(bits);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(bits), 16));
+}
+
+float float_dot(const WeightMatrix& w, int64_t row, const float* x) {
+  const int64_t n = w.n_cols;
+  __m256 sum = _mm256_setzero_ps();
+  int64_t j = 0;
+  float tail = 0.0f;
+  if (w.type == DType::F32) {
+    const float* weights = reinterpret_cast<const float*>(w.row(row));
+    for (; j + 8 <= n; j += 8) sum = _mm256_fmadd_ps(load8(weights + j), _mm256_loadu_ps(x + j), sum);
+    for (; j < n; ++j) tail += weights[j] * x[j];
+  } else {
+    const uint16_t* weights = reinterpret_cast<const uint16_t*>(w.row(row));
+    for (; j + 8 <= n; j += 8) sum = _mm256_fmadd_ps(load8(weights + j, w.type), _mm256_loadu_ps(x + j), sum);
+    for (; j < n; ++j) tail += (w.type == DType::F16 ? f16_to_f32(weights[j]) : bf16_to_f32(weights[j])) * x[j];
+  }
+  return horizontal_sum(sum) + tail;
+}
+
+#endif  // AVX2 && FMA
+
+float float_dot_reference(const WeightMatrix& w, int64_t row, const float* x) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < w.n_cols; ++j) {
+    float weight = 0.0f;
+    if (w.type == DType::F32) {
+      weight = reinterpret_cast<const float*>(w.row(row))[j];
+    } else {
+      uint16_t bits = reinterpret_cast<const uint16_t*>(w.row(row))[j];
+      weight = w.type == DType::F16 ? f16_to_f32_scalar(bits) : bf16_to_f32(bits);
+    }
+    sum += weight * x[j];
+  }
+  return sum;
+}
+
+// Integer dot of one weight block with one activation block, in plain C++.
+template <typename Block>
+int block_int_dot(const Block& b, const BlockQ8Act& a) {
+  int sum = 0;
+  for (int j = 0; j < kQuantBlock / 2; ++j) {
+    sum += (b.qs[j] & 0xf) * a.qs[j];
+    sum += (b.qs[j] >> 4) * a.qs[j + 16];
+  }
+  return sum;
+}
+
+template <>
+int block_int_dot<BlockQ8_0>(const BlockQ8_0& b, const BlockQ8Act& a) {
+  int sum = 0;
+  for (int j = 0; j < kQuantBlock; ++j) sum += b.qs[j] * a.qs[j];
+  return sum;
+}
+
+float quantized_dot_reference(const WeightMatrix& w, int64_t row, const BlockQ8Act* acts) {
+  const int64_t n_blocks = w.n_cols / kQuantBlock;
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ8Act& a = acts[b];
+    if (w.type == DType::Q4_1) {
+      const BlockQ4_1& block = reinterpret_cast<const BlockQ4_1*>(w.row(row))[b];
+      sum += f16_to_f32_scalar(block.d) * a.d * block_int_dot(block, a) + f16_to_f32_scalar(block.m) * a.s;
+    } else if (w.type == DType::Q4_0) {
+      const BlockQ4_0& block = reinterpret_cast<const BlockQ4_0*>(w.row(row))[b];
+      float d = f16_to_f32_scalar(block.d);
+      sum += d * a.d * block_int_dot(block, a) - 8.0f * d * a.s;
+    } else {
+      const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(w.row(row))[b];
+      sum += f16_to_f32_scalar(block.d) * a.d * block_int_dot(block, a);
+    }
+  }
+  return sum;
+}
+
+}  // namespace
+
+bool uses_q8_activations(DType type) { return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0; }
+
+void quantize_activations(const float* x, BlockQ8Act* q8, int64_t n_tokens, int64_t n_cols, ThreadPool& pool) {
+  const int64_t n_blocks = n_cols / kQuantBlock;
+  pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize_row_q8_act(x + t * n_cols, q8 + t * n_blocks, n_cols);
+  });
+}
+
+float matmul_reference_dot(const WeightMatrix& w, const ActivationBatch& x, int64_t row, int64_t token) {
+  if (uses_q8_activations(w.type)) return quantized_dot_reference(w, row, x.q8 + token * (x.n_cols / kQuantBlock));
+  return float_dot_reference(w, row, x.f32 + token * x.n_cols);
+}
+
+void matmul_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t row_end) {
+#if defined(KVINFER_MATMUL_SIMD)
+  switch (w.type) {
+    case DType::Q4_1:
+      return quantized_rows<Q4_1Kernel>(w, x, y, row_begin, row_end);
+    case DType::Q4_0:
+      return quantized_rows<Q4_0Kernel>(w, x, y, row_begin, row_end);
+    case DType::Q8_0:
+      return quantized_rows<Q8_0Kernel>(w, x, y, row_begin, row_end);
+    default:
+      for (int64_t t = 0; t < x.n_tokens; ++t) {
+        for (int64_t r = row_begin; r < row_end; ++r) y[t * w.n_rows + r] = float_dot(w, r, x.f32 + t * x.n_cols);
+      }
+      return;
+  }
+#else
+  for (int64_t t = 0; t < x.n_tokens; ++t) {
+    for (int64_t r = row_begin; r < row_end; ++r) y[t * w.n_rows + r] = matmul_reference_dot(w, x, r, t);
+  }
+#endif
+}
+
+void matmul(const WeightMatrix& w, const ActivationBatch& x, float* y, ThreadPool& pool) {
+  pool.parallel_for(w.n_rows, 4 * kTileRows, [&](int64_t begin, int64_t end) { matmul_rows(w, x, y, begin, end); });
+}
+
+}  // namespace kvinfer

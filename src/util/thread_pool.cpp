@@ -1,0 +1,72 @@
+// Spin-then-sleep worker pool; see thread_pool.h for why it spins.
+#include "util/thread_pool.h"
+
+#include "util/simd.h"
+
+namespace kvinfer {
+namespace {
+
+// About 50-100 microseconds of spinning before a worker sleeps.
+constexpr int kSpinIterations = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+  for (int i = 0; i + 1 < n_threads_; ++i) {
+    workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  stopping_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+void ThreadPool::run_job(JobFn fn, void* context) {
+  if (workers_.empty()) {
+    fn(context, 0, 1);
+    return;
+  }
+
+  // Publish the job, run the caller's share, then wait for the workers.
+  job_fn_ = fn;
+  job_context_ = context;
+  n_pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
+
+  fn(context, n_threads_ - 1, n_threads_);
+
+  while (n_pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+}
+
+void ThreadPool::worker_loop(int thread_idx) {
+  uint64_t seen = 0;
+  while (true) {
+    // Spin, then sleep until the generation moves past the last job seen.
+    uint64_t current = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; current == seen && spin < kSpinIterations; ++spin) {
+      cpu_relax();
+      current = generation_.load(std::memory_order_acquire);
+    }
+    while (current == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      current = generation_.load(std::memory_order_acquire);
+    }
+    seen = current;
+    if (stopping_.load(std::memory_order_acquire)) return;
+
+    job_fn_(job_context_, thread_idx, n_threads_);
+    n_pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+}  // namespace kvinfer
