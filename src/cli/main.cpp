@@ -1,10 +1,32 @@
-// Entry point of the `kvinfer` binary: dispatches to subcommands and turns errors into a
-// one-line message and a non-zero exit.
+// Entry point of the `kvinfer` binary: dispatches to subcommands and turns every error
+// into one line on standard error and a non-zero exit.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
 #include "util/error.h"
+
+namespace {
+
+// Returns the names of the registered subcommands, comma-separated.
+std::string subcommand_names(CLI::App& app) {
+  std::string names;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    if (!names.empty()) names += ", ";
+    names += command->get_name();
+  }
+  return names;
+}
+
+bool has_subcommand(CLI::App& app, const std::string& name) {
+  for (const CLI::App* command : app.get_subcommands({})) {
+    if (command->check_name(name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"kvinfer: LLM inference on the CPU, built around the KV cache"};
@@ -15,13 +37,21 @@ int main(int argc, char** argv) {
   kvinfer::cli::add_score_command(app);
   kvinfer::cli::add_bench_command(app);
 
+  // CLI11 reports an unknown first word as a missing subcommand; name it instead.
+  if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {
+    std::fprintf(stderr, "error: unknown command '%s' (expected one of: %s)\n", argv[1], subcommand_names(app).c_str());
+    return 2;
+  }
+
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
-  } catch (const kvinfer::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
