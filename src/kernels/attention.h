@@ -46,12 +46,18 @@ size_t kv_row_bytes(DType type, int head_dim);
 // Stores one row of head_dim f32 elements as `type` at `dst`.
 void store_kv_row(DType type, const float* src, uint8_t* dst, int head_dim);
 
+// Floats of scratch attend() needs for n_query_heads heads over up to max_positions.
+size_t attend_scratch_size(int n_query_heads, int head_dim, int max_positions);
+// Floats at the start of that scratch that hold the scores.
+size_t attend_scores_size(int n_query_heads, int n_positions);
+
 // Attention of n_query_heads heads that share one KV head (grouped-query attention), for
 // a query at position n_positions - 1, over positions [0, n_positions):
 //   out[h] = softmax(q[h] . K^T * scale) V
-// q, out: [n_query_heads, head_dim]. scores: scratch of n_query_heads * n_positions.
+// q, out: [n_query_heads, head_dim]. scratch: attend_scratch_size(...) floats, 64-byte
+// aligned. The summation order is ggml's; attention.cpp explains why.
 void attend(const float* q, int n_query_heads, int head_dim, const KvHeadView& kv, int n_positions, float scale,
-            float* scores, float* out);
+            float* scratch, float* out);
 
 // Plain C++ version of attend(), the reference for tests.
 void attend_reference(const float* q, int n_query_heads, int head_dim, const KvHeadView& kv, int n_positions,

@@ -10,6 +10,7 @@
 
 #include "util/simd.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "kernels/quantize.h"
@@ -51,28 +52,38 @@ inline __m256i unpack_nibbles(const uint8_t* packed_bytes) {
 struct Q4_1Kernel {
   using Block = BlockQ4_1;
   static constexpr bool kHasOffset = true;
+  static constexpr bool kSignedWeights = false;
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
-  static float offset(const Block& b, float /*d*/, const BlockQ8Act& a) { return f16_to_f32(b.m) * a.s; }
+  // The block's contribution beyond d * dot is coefficient * (activation block's s).
+  static float offset_coefficient(const Block& b, float /*d*/) { return f16_to_f32(b.m); }
 };
 
 struct Q4_0Kernel {
   using Block = BlockQ4_0;
   static constexpr bool kHasOffset = true;
+  static constexpr bool kSignedWeights = false;
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
-  static float offset(const Block& /*b*/, float d, const BlockQ8Act& a) { return -8.0f * d * a.s; }
+  static float offset_coefficient(const Block& /*b*/, float d) { return -8.0f * d; }
 };
 
 struct Q8_0Kernel {
   using Block = BlockQ8_0;
   static constexpr bool kHasOffset = false;
+  static constexpr bool kSignedWeights = true;
   static __m256i unpack(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
   // Signed x signed through the unsigned x signed instruction: |w| * (a with w's sign).
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
-  static float offset(const Block&, float, const BlockQ8Act&) { return 0.0f; }
+  static float offset_coefficient(const Block&, float) { return 0.0f; }
 };
 
+// One block per step on 256-bit registers. The per-output order (8 lanes of
+// (d_w * d_a) * dot accumulated by FMA over blocks, the offset terms summed separately,
+// lanes added pairwise at the end) is the order of ggml's vec_dot_q4_1_q8_1 and
+// vec_dot_q8_0_q8_0 on x86, so with the same activation quantization the logits match
+// llama.cpp's exactly. A 512-bit variant was faster but reordered the sums; see
+// attention.cpp for why the order matters for a low-bit model.
 template <typename Kernel, int R, int C>
 void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t token_begin) {
   using Block = typename Kernel::Block;
@@ -105,7 +116,7 @@ void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, i
       for (int r = 0; r < R; ++r) {
         __m256 dot = _mm256_cvtepi32_ps(Kernel::dot(weights[r], act_bytes));
         sums[r][c] = _mm256_fmadd_ps(dot, _mm256_set1_ps(scales[r] * act.d), sums[r][c]);
-        if constexpr (Kernel::kHasOffset) offsets[r][c] += Kernel::offset(rows[r][b], scales[r], act);
+        if constexpr (Kernel::kHasOffset) offsets[r][c] += Kernel::offset_coefficient(rows[r][b], scales[r]) * act.s;
       }
     }
   }

@@ -44,19 +44,12 @@ std::span<const float> load_vector(const gguf::File& file, const std::string& na
   return {reinterpret_cast<const float*>(info.data), static_cast<size_t>(n)};
 }
 
-// freq[i] = base^(-2i / rope_dim), divided by per-pair factors when the file has them
-// (Llama 3.1's "rope_freqs.weight").
-std::vector<float> rope_frequencies(const gguf::File& file, const LlamaConfig& config) {
-  const int n_pairs = config.rope_dim / 2;
-  std::vector<float> freqs(n_pairs);
-  for (int i = 0; i < n_pairs; ++i) {
-    freqs[i] = static_cast<float>(std::pow(static_cast<double>(config.rope_freq_base), -2.0 * i / config.rope_dim));
-  }
-  if (file.find_tensor("rope_freqs.weight") != nullptr) {
-    std::span<const float> factors = load_vector(file, "rope_freqs.weight", n_pairs);
-    for (int i = 0; i < n_pairs; ++i) freqs[i] /= factors[i];
-  }
-  return freqs;
+// Per-pair divisors of the RoPE angle, when the file has them (Llama 3.1's
+// "rope_freqs.weight"); empty otherwise.
+std::vector<float> rope_frequency_factors(const gguf::File& file, const LlamaConfig& config) {
+  if (file.find_tensor("rope_freqs.weight") == nullptr) return {};
+  std::span<const float> factors = load_vector(file, "rope_freqs.weight", config.rope_dim / 2);
+  return std::vector<float>(factors.begin(), factors.end());
 }
 
 }  // namespace
@@ -78,7 +71,8 @@ ForwardScratch::ForwardScratch(const LlamaConfig& c, int max_batch_tokens, int m
   up_.resize(t * c.n_ff);
   projected_.resize(t * c.n_embd);
   q8_.resize(t * widest / kQuantBlock);
-  scores_.resize(static_cast<size_t>(n_threads) * (c.n_heads / c.n_kv_heads) * max_context);
+  attention_scratch_stride_ = (attend_scratch_size(c.n_heads / c.n_kv_heads, c.head_dim, max_context) + 15) / 16 * 16;
+  attention_scratch_.resize(static_cast<size_t>(n_threads) * attention_scratch_stride_);
 }
 
 std::unique_ptr<LlamaModel> LlamaModel::load(std::shared_ptr<const gguf::File> file) {
@@ -109,7 +103,8 @@ std::unique_ptr<LlamaModel> LlamaModel::load(std::shared_ptr<const gguf::File> f
     layer.w_down = load_matrix(f, prefix + "ffn_down.weight", c.n_ff, c.n_embd);
     model->layers_.push_back(layer);
   }
-  model->rope_freqs_ = rope_frequencies(f, c);
+  model->rope_factors_ = rope_frequency_factors(f, c);
+  model->rope_theta_scale_ = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.rope_dim));
   model->file_ = std::move(file);
   return model;
 }
@@ -158,8 +153,9 @@ void LlamaModel::run_attention(const Layer& layer, int layer_idx, const ForwardB
   // Rotate Q and K by position, then store K and V in the sequences' blocks.
   for (int i = 0; i < n; ++i) {
     float pos = static_cast<float>(batch.positions[i]) * c.rope_position_scale;
-    rope(&s.q_[i * q_width], c.n_heads, c.head_dim, c.rope_dim, rope_freqs_.data(), pos, c.rope_layout);
-    rope(&s.k_[i * kv_width], c.n_kv_heads, c.head_dim, c.rope_dim, rope_freqs_.data(), pos, c.rope_layout);
+    const float* factors = rope_factors_.empty() ? nullptr : rope_factors_.data();
+    rope(&s.q_[i * q_width], c.n_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
+    rope(&s.k_[i * kv_width], c.n_kv_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
   }
   store_kv(layer_idx, batch, kv, s);
 
@@ -168,7 +164,7 @@ void LlamaModel::run_attention(const Layer& layer, int layer_idx, const ForwardB
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int n_pairs = n * c.n_kv_heads;
   pool.run([&](int thread_idx, int n_threads) {
-    float* scores = s.scores_.data() + static_cast<size_t>(thread_idx) * n_rep * s.max_context_;
+    float* scratch = s.attention_scratch_.data() + static_cast<size_t>(thread_idx) * s.attention_scratch_stride_;
     for (int pair = thread_idx; pair < n_pairs; pair += n_threads) {
       const int i = pair / c.n_kv_heads;
       const int g = pair % c.n_kv_heads;
@@ -176,7 +172,7 @@ void LlamaModel::run_attention(const Layer& layer, int layer_idx, const ForwardB
       KvHeadView view{kv.data(), layout.block_bytes(), table.data(), layout.block_size, layout.type, layout.row_bytes(),
                       layout.key_offset(layer_idx, g), layout.value_offset(layer_idx, g)};
       const size_t head_offset = static_cast<size_t>(i) * q_width + static_cast<size_t>(g) * n_rep * c.head_dim;
-      attend(&s.q_[head_offset], n_rep, c.head_dim, view, batch.positions[i] + 1, scale, scores, &s.attn_out_[head_offset]);
+      attend(&s.q_[head_offset], n_rep, c.head_dim, view, batch.positions[i] + 1, scale, scratch, &s.attn_out_[head_offset]);
     }
   });
 

@@ -13,6 +13,7 @@
 #include "kv/kv_memory.h"
 #include "model/llama_config.h"
 #include "util/ids.h"
+#include "util/aligned_allocator.h"
 #include "util/thread_pool.h"
 
 namespace kvinfer {
@@ -27,6 +28,9 @@ struct ForwardBatch {
   std::span<const std::span<const int32_t>> block_tables;  // per sequence: logical -> physical block
   std::span<const int32_t> logit_indices;                  // batch indices whose logits are returned
 };
+
+// A float buffer aligned to 64 bytes for 512-bit loads and stores.
+using AlignedFloats = std::vector<float, AlignedAllocator<float>>;
 
 // Buffers for one forward pass, sized once so the step loop never allocates.
 class ForwardScratch {
@@ -52,7 +56,8 @@ class ForwardScratch {
   std::vector<float> up_;          // [T, n_ff]
   std::vector<float> projected_;   // [T, n_embd]
   std::vector<BlockQ8Act> q8_;     // [T, max(n_embd, n_ff, n_heads * head_dim) / 32]
-  std::vector<float> scores_;      // [n_threads, n_heads / n_kv_heads * max_context]
+  AlignedFloats attention_scratch_;  // [n_threads, attention_scratch_stride_]
+  size_t attention_scratch_stride_ = 0;
 };
 
 class LlamaModel {
@@ -90,7 +95,8 @@ class LlamaModel {
   std::span<const float> output_norm_;
   WeightMatrix output_{};
   std::vector<Layer> layers_;
-  std::vector<float> rope_freqs_;  // [rope_dim / 2]
+  float rope_theta_scale_ = 1.0f;     // base^(-2 / rope_dim)
+  std::vector<float> rope_factors_;  // [rope_dim / 2] angle divisors, or empty
 };
 
 }  // namespace kvinfer

@@ -33,7 +33,8 @@ static_assert(sizeof(BlockQ8_0) == 34);
 
 // Activations quantized for integer dot products with the weight blocks above:
 // value = d * q, and s = d * sum(q) so offset terms (Q4_1's m, Q4_0's -8) cost one
-// multiply per block. Not a GGUF type; it lives only in scratch memory.
+// multiply per block. d and s are rounded to f16 precision as in ggml's Q8_1, but kept
+// as f32 so kernels need no conversion. Not a GGUF type; it lives only in scratch memory.
 struct BlockQ8Act {
   float d;
   float s;

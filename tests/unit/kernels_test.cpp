@@ -187,12 +187,15 @@ TEST_P(AttentionTest, SimdMatchesReferenceOverLengths) {
   KvHeadView view{base, block_bytes, table.data(), block_size, type, row_bytes, 0, head_bytes};
 
   std::vector<float> q = random_floats(n_heads * head_dim, 22);
-  for (int n_positions : {1, 2, 15, 16, 17, 33, 100, 128}) {
-    std::vector<float> scores(n_heads * n_positions), out(n_heads * head_dim), expected(n_heads * head_dim);
-    attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, scores.data(), out.data());
+  for (int n_positions : {1, 2, 15, 16, 17, 33, 63, 64, 65, 100, 128}) {
+    std::vector<float> scratch(attend_scratch_size(n_heads, head_dim, n_positions) + 16);
+    float* aligned_scratch = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+    std::vector<float> out(n_heads * head_dim), expected(n_heads * head_dim);
+    attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, aligned_scratch, out.data());
     attend_reference(q.data(), n_heads, head_dim, view, n_positions, 0.125f, expected.data());
     for (int j = 0; j < n_heads * head_dim; ++j) {
-      EXPECT_NEAR(out[j], expected[j], 1e-4f) << dtype_name(type) << " positions=" << n_positions << " element " << j;
+      // Both paths sum in the same order, so they agree exactly.
+      EXPECT_EQ(out[j], expected[j]) << dtype_name(type) << " positions=" << n_positions << " element " << j;
     }
   }
 }
@@ -207,16 +210,16 @@ TEST(Ops, RmsNormOfConstantRowIsWeight) {
 }
 
 TEST(Ops, RopeLayoutsRotateTheirPairs) {
-  std::vector<float> freqs = {1.0f, 0.5f};
+  // theta_scale 0.5: pair 0 rotates by pos, pair 1 by pos / 2.
   std::vector<float> adjacent = {1, 0, 1, 0};
-  rope(adjacent.data(), 1, 4, 4, freqs.data(), 1.0f, RopeLayout::Adjacent);
+  rope(adjacent.data(), 1, 4, 4, 0.5f, nullptr, 1.0f, RopeLayout::Adjacent);
   EXPECT_NEAR(adjacent[0], std::cos(1.0f), 1e-6f);
   EXPECT_NEAR(adjacent[1], std::sin(1.0f), 1e-6f);
   EXPECT_NEAR(adjacent[2], std::cos(0.5f), 1e-6f);
   EXPECT_NEAR(adjacent[3], std::sin(0.5f), 1e-6f);
 
   std::vector<float> half_split = {1, 1, 0, 0};
-  rope(half_split.data(), 1, 4, 4, freqs.data(), 1.0f, RopeLayout::HalfSplit);
+  rope(half_split.data(), 1, 4, 4, 0.5f, nullptr, 1.0f, RopeLayout::HalfSplit);
   EXPECT_NEAR(half_split[0], std::cos(1.0f), 1e-6f);
   EXPECT_NEAR(half_split[2], std::sin(1.0f), 1e-6f);
   EXPECT_NEAR(half_split[1], std::cos(0.5f), 1e-6f);
