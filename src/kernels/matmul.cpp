@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kTileRows = 4;
 constexpr int kTileTokens = 4;
+constexpr int kTilePairs = 4;  // token pairs per 512-bit tile: 8 tokens
 
 #if defined(__AVX2__) && defined(__FMA__)
 #define KVINFER_MATMUL_SIMD 1
@@ -55,6 +56,9 @@ struct Q4_1Kernel {
   static constexpr bool kSignedWeights = false;
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  static __m512i dot_pair(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
+#endif
   // The block's contribution beyond d * dot is coefficient * (activation block's s).
   static float offset_coefficient(const Block& b, float /*d*/) { return f16_to_f32(b.m); }
 };
@@ -65,6 +69,9 @@ struct Q4_0Kernel {
   static constexpr bool kSignedWeights = false;
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  static __m512i dot_pair(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
+#endif
   static float offset_coefficient(const Block& /*b*/, float d) { return -8.0f * d; }
 };
 
@@ -75,6 +82,13 @@ struct Q8_0Kernel {
   static __m256i unpack(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
   // Signed x signed through the unsigned x signed instruction: |w| * (a with w's sign).
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  // Same integers as dot(): negating a where w < 0 equals vpsignb, and |w| = 0 zeroes the rest.
+  static __m512i dot_pair(__m512i w, __m512i a) {
+    __m512i signed_acts = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), signed_acts);
+  }
+#endif
   static float offset_coefficient(const Block&, float) { return 0.0f; }
 };
 
@@ -126,11 +140,89 @@ void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, i
   }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && \
+    defined(__AVX512VNNI__)
+#define KVINFER_MATMUL_TOKEN_PAIRS 1
+
+// The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers: each register holds
+// the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane sees the
+// same operations in the same order as in the 256-bit tile, so the results are identical
+// bit for bit; the wider registers only halve the instruction count.
+template <typename Kernel, int R, int P>
+void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin,
+                          int64_t token_begin) {
+  using Block = typename Kernel::Block;
+  constexpr int C = 2 * P;
+  const int64_t n_blocks = w.n_cols / kQuantBlock;
+
+  const Block* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const Block*>(w.row(row_begin + r));
+  const BlockQ8Act* acts = x.q8 + token_begin * n_blocks;
+
+  // Offsets of the s fields of block 0 of each token, in floats, for the gather below.
+  const __m256i s_index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                             _mm256_set1_epi32(static_cast<int>(n_blocks * sizeof(BlockQ8Act) / 4)));
+  const float* s_base = &acts[0].s;
+  static_assert(C <= 8, "one 256-bit gather holds the offsets of at most 8 tokens");
+  const __m256 used_lanes = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(C), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+
+  __m512 sums[R][P];
+  __m256 offsets[R];
+  for (int r = 0; r < R; ++r) {
+    for (int p = 0; p < P; ++p) sums[r][p] = _mm512_setzero_ps();
+    offsets[r] = _mm256_setzero_ps();
+  }
+
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m512i weights[R];
+    float scales[R];
+    for (int r = 0; r < R; ++r) {
+      weights[r] = _mm512_broadcast_i64x4(Kernel::unpack(rows[r][b]));
+      scales[r] = f16_to_f32(rows[r][b].d);
+    }
+    for (int p = 0; p < P; ++p) {
+      const BlockQ8Act& first = acts[(2 * p) * n_blocks + b];
+      const BlockQ8Act& second = acts[(2 * p + 1) * n_blocks + b];
+      __m512i act_bytes = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first.qs))),
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second.qs)), 1);
+      __m512 act_scales = _mm512_insertf32x8(_mm512_set1_ps(first.d), _mm256_set1_ps(second.d), 1);
+      for (int r = 0; r < R; ++r) {
+        __m512 dot = _mm512_cvtepi32_ps(Kernel::dot_pair(weights[r], act_bytes));
+        sums[r][p] = _mm512_fmadd_ps(dot, _mm512_mul_ps(_mm512_set1_ps(scales[r]), act_scales), sums[r][p]);
+      }
+    }
+    if constexpr (Kernel::kHasOffset) {
+      // Lane c: token c's s of this block; only the first C lanes are used.
+      __m256 token_sums = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), s_base + b * sizeof(BlockQ8Act) / 4, s_index,
+                                                   used_lanes, 4);
+      for (int r = 0; r < R; ++r) {
+        __m256 coefficient = _mm256_set1_ps(Kernel::offset_coefficient(rows[r][b], scales[r]));
+        offsets[r] = _mm256_add_ps(offsets[r], _mm256_mul_ps(coefficient, token_sums));
+      }
+    }
+  }
+
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float offset_lanes[8];
+    _mm256_store_ps(offset_lanes, offsets[r]);
+    for (int p = 0; p < P; ++p) {
+      const int64_t row = row_begin + r;
+      y[(token_begin + 2 * p) * w.n_rows + row] = horizontal_sum(simd::low_half(sums[r][p])) + offset_lanes[2 * p];
+      y[(token_begin + 2 * p + 1) * w.n_rows + row] = horizontal_sum(simd::high_half(sums[r][p])) + offset_lanes[2 * p + 1];
+    }
+  }
+}
+#endif
+
 template <typename Kernel>
 void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t row_end) {
   int64_t r = row_begin;
   for (; r + kTileRows <= row_end; r += kTileRows) {
     int64_t t = 0;
+#if defined(KVINFER_MATMUL_TOKEN_PAIRS)
+    for (; t + 2 * kTilePairs <= x.n_tokens; t += 2 * kTilePairs) quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, x, y, r, t);
+#endif
     for (; t + kTileTokens <= x.n_tokens; t += kTileTokens) quantized_tile<Kernel, kTileRows, kTileTokens>(w, x, y, r, t);
     for (; t < x.n_tokens; ++t) quantized_tile<Kernel, kTileRows, 1>(w, x, y, r, t);
   }

@@ -142,7 +142,8 @@ TEST_P(MatmulTest, SimdMatchesReferenceOverSizes) {
 TEST_P(MatmulTest, TokenResultIndependentOfBatch) {
   const DType type = GetParam();
   ThreadPool pool(2);
-  const int64_t n_rows = 37, n_cols = 96, n_tokens = 7;
+  // 19 tokens: two 8-token tiles, a 4-token tile and 3 single tokens.
+  const int64_t n_rows = 37, n_cols = 96, n_tokens = 19;
   std::vector<uint8_t> storage;
   WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, 11), n_rows, n_cols, storage);
   std::vector<float> x = random_floats(n_tokens * n_cols, 12);
