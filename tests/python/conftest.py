@@ -9,9 +9,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 KVINFER = ROOT / "build" / "kvinfer"
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 GOLDEN = ROOT / "tests" / "golden"
+FIXTURES = ROOT.parent / "shared" / "fixtures"
 
-# ChatML, the default model's chat format, written out by hand.
+
 def chatml(user_message):
+    """A one-turn prompt in ChatML, the default model's chat format, written out by hand."""
     return f"<|im_start|>user\n{user_message}<|im_end|>\n<|im_start|>assistant\n"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import MODEL, chatml, run_kvinfer
+from conftest import FIXTURES, MODEL, chatml, run_kvinfer
 
 
 def generate(prompt, *flags):
@@ -116,6 +116,8 @@ def test_prompt_longer_than_context_is_an_error():
         (["run", "-p", "x", "--bogus"], "--bogus"),
         (["run"], "--prompt"),
         (["inspect", "/nonexistent.gguf"], "/nonexistent.gguf"),
+        (["run", "-m", FIXTURES / "vocab" / "ggml-vocab-gpt-2.gguf", "-p", "x"], "unsupported model architecture 'gpt2'"),
+        (["run", "-m", FIXTURES / "vocab" / "ggml-vocab-llama-spm.gguf", "-p", "x"], "missing tensor 'token_embd.weight'"),
         (["frobnicate"], "frobnicate"),
     ],
 )
