@@ -52,26 +52,42 @@ double elapsed_seconds(std::chrono::steady_clock::time_point start) {
 
 void bench(const BenchOptions& options) {
   LoadedModel loaded = load_model(options.model);
-  GeneratorOptions generator_opts = generator_options(options.model);
+  GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
   generator_opts.n_context = std::max(options.n_prompt, options.n_gen) + 1;
+  generator_opts.kv_tokens = 0;
+  generator_opts.prefix_cache = false;
   Generator generator(*loaded.model, generator_opts);
   const int n_vocab = loaded.model->config().n_vocab;
 
-  // One warm-up pass pages the weights in.
   std::vector<TokenId> prompt = random_tokens(options.n_prompt, n_vocab, 1);
   std::vector<TokenId> generated = random_tokens(options.n_gen, n_vocab, 2);
-  generator.process(prompt, 0, std::min(options.n_prompt, 16));
+
+  // One warm-up pass pages the weights in.
+  SeqId warm_up = generator.next_sequence_id();
+  generator.begin_sequence(warm_up, std::span(prompt).first(std::min(options.n_prompt, 16)), "");
+  generator.process(warm_up, prompt, 0, std::min(options.n_prompt, 16));
+  generator.end_sequence(warm_up);
 
   std::vector<double> pp_rates;
   std::vector<double> tg_rates;
   for (int r = 0; r < options.repetitions; ++r) {
+    SeqId seq = generator.next_sequence_id();
+    generator.begin_sequence(seq, prompt, "");
     auto start = std::chrono::steady_clock::now();
-    generator.process(prompt, 0, options.n_prompt);
+    generator.process(seq, prompt, 0, options.n_prompt);
     pp_rates.push_back(options.n_prompt / elapsed_seconds(start));
+    generator.end_sequence(seq);
 
+    // Generation from an empty cache: one position more per step.
+    seq = generator.next_sequence_id();
+    generator.begin_sequence(seq, std::span(generated).first(1), "");
     start = std::chrono::steady_clock::now();
-    for (int i = 0; i < options.n_gen; ++i) generator.process(generated, i, i + 1);
+    for (int i = 0; i < options.n_gen; ++i) {
+      if (i > 0) generator.extend_sequence(seq, 1);
+      generator.process(seq, generated, i, i + 1);
+    }
     tg_rates.push_back(options.n_gen / elapsed_seconds(start));
+    generator.end_sequence(seq);
   }
   Measurement pp = summarize(pp_rates);
   Measurement tg = summarize(tg_rates);

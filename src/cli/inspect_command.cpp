@@ -12,6 +12,8 @@
 
 #include "cli/commands.h"
 #include "gguf/gguf_file.h"
+#include "kv/kv_layout.h"
+#include "model/llama_config.h"
 #include "util/error.h"
 
 namespace kvinfer::cli {
@@ -167,6 +169,23 @@ void print_type_totals(const gguf::File& file) {
              all.n_bytes, all.n_bytes / kMiB);
 }
 
+// KV cache bytes per token for each element type, for files kvinfer can run.
+void print_kv_sizes(const gguf::File& file) {
+  LlamaConfig config;
+  try {
+    config = LlamaConfig::from_gguf(file);
+  } catch (const Error& e) {
+    fmt::print("\nKV cache: not a model kvinfer runs ({})\n", e.what());
+    return;
+  }
+  fmt::print("\nKV cache bytes per token ({} layers x {} KV heads x {} x K and V):\n", config.n_layers, config.n_kv_heads,
+             config.head_dim);
+  for (const char* name : {"f16", "q8_0", "f32"}) {
+    KvLayout layout{config.n_layers, config.n_kv_heads, config.head_dim, 16, parse_kv_type(name)};
+    fmt::print("  {:<5} {:>8} bytes\n", name, layout.bytes_per_token());
+  }
+}
+
 void inspect(const InspectOptions& options) {
   if (!options.positional_path.empty() && !options.option_path.empty() &&
       options.positional_path != options.option_path) {
@@ -183,6 +202,7 @@ void inspect(const InspectOptions& options) {
   print_metadata(file);
   print_tensors(file);
   print_type_totals(file);
+  print_kv_sizes(file);
 }
 
 }  // namespace

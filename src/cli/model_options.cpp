@@ -19,6 +19,12 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
       ->check(CLI::Range(1, 4096));
   command.add_option("--kv-type", options.kv_type, "KV cache element type: f16, q8_0 or f32 (default: f16)")
       ->check(CLI::IsMember({"f16", "q8_0", "f32"}));
+  CLI::Option* kv_tokens = command.add_option("--kv-tokens", options.kv_tokens,
+                                              "KV cache size in positions, shared by all sequences (default: the context size)")
+                               ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
+  command.add_option("--kv-memory", options.kv_memory, "KV cache size in bytes, e.g. 512M or 2G (instead of --kv-tokens)")
+      ->excludes(kv_tokens);
+  command.add_flag("--no-prefix-cache", options.no_prefix_cache, "Do not reuse the KV cache of identical prompt prefixes");
 }
 
 LoadedModel load_model(const ModelOptions& options) {
@@ -30,12 +36,24 @@ LoadedModel load_model(const ModelOptions& options) {
   return loaded;
 }
 
-GeneratorOptions generator_options(const ModelOptions& options) {
+GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel& model) {
   GeneratorOptions result;
   result.n_threads = options.n_threads > 0 ? options.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   result.n_context = options.n_context;
   result.block_size = options.block_size;
   result.kv_type = parse_kv_type(options.kv_type);
+  result.prefix_cache = !options.no_prefix_cache;
+  result.kv_tokens = options.kv_tokens;
+  if (!options.kv_memory.empty()) {
+    const LlamaConfig& c = model.config();
+    KvLayout layout{c.n_layers, c.n_kv_heads, c.head_dim, result.block_size, result.kv_type};
+    const int64_t bytes = parse_memory_size(options.kv_memory);
+    const int64_t n_blocks = bytes / static_cast<int64_t>(layout.block_bytes());
+    if (n_blocks == 0) {
+      fail("--kv-memory {} is smaller than one KV block ({} bytes)", options.kv_memory, layout.block_bytes());
+    }
+    result.kv_tokens = n_blocks * result.block_size;
+  }
   return result;
 }
 

@@ -19,9 +19,13 @@ struct ModelOptions {
   int n_context = 4096;
   int block_size = 16;
   std::string kv_type = "f16";
+  int64_t kv_tokens = 0;       // 0: from kv_memory, else the context size
+  std::string kv_memory;       // e.g. "512M"; empty: not set
+  bool no_prefix_cache = false;
 };
 
-// Adds -m, -t, -c, --block-size and --kv-type to `command`.
+// Adds -m, -t, -c, --block-size, --kv-type, --kv-tokens, --kv-memory and
+// --no-prefix-cache to `command`.
 void add_model_options(CLI::App& command, ModelOptions& options);
 
 // A loaded model with its tokenizer.
@@ -35,7 +39,7 @@ struct LoadedModel {
 // one-line message for a missing file, a file that is not GGUF, or an unsupported model.
 LoadedModel load_model(const ModelOptions& options);
 
-// Generator options from the command line, validated.
-GeneratorOptions generator_options(const ModelOptions& options);
+// Generator options from the command line, validated; the model sizes --kv-memory.
+GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel& model);
 
 }  // namespace kvinfer::cli

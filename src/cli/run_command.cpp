@@ -1,10 +1,13 @@
-// `kvinfer run`: generate text from one prompt, streamed to standard output, with a
-// timing summary on standard error.
+// `kvinfer run`: generate text from one prompt, streamed to standard output with a
+// timing summary on standard error, or from a file of prompts run one after another
+// through one KV pool, so later prompts reuse earlier prompts' cached prefixes.
 #include <cstdio>
+#include <fstream>
 #include <random>
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -16,39 +19,114 @@ namespace {
 struct RunOptions {
   ModelOptions model;
   std::string prompt;
+  std::string prompts_path;
+  bool json = false;
+  std::string cache_salt;
   int n_predict = 128;
   SamplingParams sampling;
   std::optional<uint64_t> seed;
   bool no_kv_cache = false;
 };
 
+struct PromptLine {
+  std::string prompt;
+  std::optional<std::string> cache_salt;  // overrides --cache-salt for this prompt
+};
+
+// Reads one prompt per line: a JSON string, or an object {"prompt": ..., "cache_salt": ...}.
+// Blank lines are skipped.
+std::vector<PromptLine> read_prompts(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open prompts file '{}'", path);
+  std::vector<PromptLine> prompts;
+  std::string line;
+  for (int line_number = 1; std::getline(in, line); ++line_number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
+    if (value.is_string()) {
+      prompts.push_back({value.get<std::string>(), std::nullopt});
+    } else if (value.is_object() && value.contains("prompt") && value["prompt"].is_string() &&
+               (!value.contains("cache_salt") || value["cache_salt"].is_string())) {
+      std::optional<std::string> salt;
+      if (value.contains("cache_salt")) salt = value["cache_salt"].get<std::string>();
+      prompts.push_back({value["prompt"].get<std::string>(), salt});
+    } else {
+      fail("{}:{}: invalid line: expected a JSON string such as \"Hello\" or an object with a string \"prompt\"", path,
+           line_number);
+    }
+  }
+  if (prompts.empty()) fail("prompts file '{}' holds no prompts", path);
+  return prompts;
+}
+
+void print_summary(const GenerationStats& stats, uint64_t seed) {
+  double prompt_rate = stats.prompt_seconds > 0 ? (stats.n_prompt_tokens - stats.n_cached_tokens) / stats.prompt_seconds : 0.0;
+  double generation_rate = stats.generation_seconds > 0 ? stats.n_generated_tokens / stats.generation_seconds : 0.0;
+  fmt::print(stderr,
+             "prompt: {} tokens ({} cached), {:.1f} tokens/s | generation: {} tokens, {:.1f} tokens/s | finish: {} | "
+             "seed: {}\n",
+             stats.n_prompt_tokens, stats.n_cached_tokens, prompt_rate, stats.n_generated_tokens, generation_rate,
+             stats.finish_reason, seed);
+}
+
+void print_kv_stats(const Generator& generator) {
+  KvCacheStats kv = generator.kv_stats();
+  fmt::print(stderr,
+             "kv cache: {} of {} blocks in use, {} cached | prefix cache: {} of {} prompt tokens hit | evictions: {}\n",
+             kv.n_blocks_used, kv.n_blocks_total, kv.n_blocks_cached, kv.n_prefix_hit_tokens, kv.n_prefix_query_tokens,
+             kv.n_evictions);
+}
+
+// Generates from one prompt; streams the text to stdout unless `collect` is given.
+GenerationStats generate_one(Generator& generator, const LoadedModel& loaded, const RunOptions& options,
+                             const SamplingParams& sampling, const PromptLine& prompt, std::string* collect) {
+  std::vector<TokenId> tokens = loaded.tokenizer->encode_prompt(prompt.prompt);
+  IncrementalDetokenizer detokenizer(*loaded.tokenizer);
+  auto emit = [&](const std::string& text) {
+    if (collect != nullptr) {
+      *collect += text;
+      return;
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  };
+  GenerationStats stats = generator.generate(
+      tokens, options.n_predict, sampling, *loaded.tokenizer, [&](TokenId token) { emit(detokenizer.push(token)); },
+      prompt.cache_salt.value_or(options.cache_salt));
+  emit(detokenizer.flush());
+  return stats;
+}
+
 void run(const RunOptions& options) {
   SamplingParams sampling = options.sampling;
   sampling.seed = options.seed ? *options.seed : std::random_device{}();
   if (std::string message = validate(sampling); !message.empty()) fail("{}", message);
+  std::vector<PromptLine> prompts = options.prompts_path.empty() ? std::vector<PromptLine>{{options.prompt, std::nullopt}}
+                                                                 : read_prompts(options.prompts_path);
 
   LoadedModel loaded = load_model(options.model);
-  GeneratorOptions generator_opts = generator_options(options.model);
+  GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
   generator_opts.use_kv_cache = !options.no_kv_cache;
   Generator generator(*loaded.model, generator_opts);
 
-  std::vector<TokenId> prompt = loaded.tokenizer->encode_prompt(options.prompt);
-  IncrementalDetokenizer detokenizer(*loaded.tokenizer);
-  GenerationStats stats = generator.generate(prompt, options.n_predict, sampling, *loaded.tokenizer, [&](TokenId token) {
-    std::string text = detokenizer.push(token);
-    std::fwrite(text.data(), 1, text.size(), stdout);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::string text;
+    GenerationStats stats = generate_one(generator, loaded, options, sampling, prompts[i], options.json ? &text : nullptr);
+    if (options.json) {
+      nlohmann::ordered_json line = {{"index", i},
+                             {"text", text},
+                             {"prompt_tokens", stats.n_prompt_tokens},
+                             {"cached_tokens", stats.n_cached_tokens},
+                             {"completion_tokens", stats.n_generated_tokens},
+                             {"finish_reason", stats.finish_reason}};
+      fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+    } else {
+      std::fputc('\n', stdout);
+    }
     std::fflush(stdout);
-  });
-  std::string rest = detokenizer.flush();
-  std::fwrite(rest.data(), 1, rest.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-
-  double prompt_rate = stats.prompt_seconds > 0 ? stats.n_prompt_tokens / stats.prompt_seconds : 0.0;
-  double generation_rate = stats.generation_seconds > 0 ? stats.n_generated_tokens / stats.generation_seconds : 0.0;
-  fmt::print(stderr, "prompt: {} tokens, {:.1f} tokens/s | generation: {} tokens, {:.1f} tokens/s | finish: {} | seed: {}\n",
-             stats.n_prompt_tokens, prompt_rate, stats.n_generated_tokens, generation_rate, stats.finish_reason,
-             sampling.seed);
+    print_summary(stats, sampling.seed);
+  }
+  print_kv_stats(generator);
 }
 
 }  // namespace
@@ -57,8 +135,17 @@ void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* command = app.add_subcommand("run", "Generate text from a prompt and stream it to standard output");
   add_model_options(*command, options->model);
-  command->add_option("-p,--prompt", options->prompt, "Prompt text; special tokens such as <|im_start|> are recognised")
-      ->required();
+  CLI::Option* prompt =
+      command->add_option("-p,--prompt", options->prompt, "Prompt text; special tokens such as <|im_start|> are recognised");
+  CLI::Option* prompts = command->add_option(
+      "--prompts", options->prompts_path,
+      "File with one prompt per line, a JSON string or {\"prompt\": ..., \"cache_salt\": ...}; they run one after "
+      "another through one KV cache");
+  prompt->excludes(prompts);
+  command->add_flag("--json", options->json,
+                    "Print one JSON object per prompt: index, text, prompt_tokens, cached_tokens, completion_tokens");
+  command->add_option("--cache-salt", options->cache_salt,
+                      "Only reuse cached prefixes written under the same salt (isolates tenants)");
   command->add_option("-n,--n-predict", options->n_predict, "Maximum tokens to generate (default: 128)")
       ->check(CLI::Range(0, 1 << 24));
   command->add_option("--temp", options->sampling.temperature, "Sampling temperature; 0 is greedy (default: 0.8)")
@@ -75,7 +162,10 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 24));
   command->add_option("--seed", options->seed, "Random seed for reproducible sampling (default: random)");
   command->add_flag("--no-kv-cache", options->no_kv_cache, "Recompute the whole sequence at every step (slow; for comparison)");
-  command->callback([options] { run(*options); });
+  command->callback([options] {
+    if (options->prompt.empty() && options->prompts_path.empty()) fail("missing prompt: give --prompt TEXT or --prompts FILE");
+    run(*options);
+  });
 }
 
 }  // namespace kvinfer::cli

@@ -59,8 +59,10 @@ void score(const ScoreOptions& options) {
   std::vector<TokenId> tokens = read_token_ids(std::cin, n_vocab);
   if (tokens.size() < 2) fail("standard input holds {} token ids; scoring needs at least 2", tokens.size());
 
-  GeneratorOptions generator_opts = generator_options(options.model);
+  GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
   generator_opts.n_context = std::max(generator_opts.n_context, static_cast<int>(tokens.size()));
+  generator_opts.kv_tokens = std::max<int64_t>(generator_opts.kv_tokens, static_cast<int64_t>(tokens.size()));
+  generator_opts.prefix_cache = false;
   generator_opts.max_logit_rows = generator_opts.max_batch_tokens;
   Generator generator(*loaded.model, generator_opts);
 

@@ -67,6 +67,7 @@ class LlamaModel {
   static std::unique_ptr<LlamaModel> load(std::shared_ptr<const gguf::File> file);
 
   const LlamaConfig& config() const { return config_; }
+  const gguf::File& file() const { return *file_; }
 
   // Runs the batch, writes its K/V into `kv`, and stores the logits of the requested
   // tokens in `logits` ([logit_indices.size(), n_vocab]). The batch must fit `scratch`.

@@ -19,6 +19,8 @@ struct StrongId {
 };
 
 using TokenId = StrongId<struct TokenIdTag, int32_t>;
+using BlockId = StrongId<struct BlockIdTag, int32_t>;
+using SeqId = StrongId<struct SeqIdTag, int64_t>;
 
 }  // namespace kvinfer
 

@@ -6,13 +6,26 @@
 namespace kvinfer {
 namespace {
 
-// About 50-100 microseconds of spinning before a worker sleeps.
-constexpr int kSpinIterations = 20000;
+// Pause-loop iterations before a waiting thread starts yielding its core (a few
+// microseconds), and before an idle worker sleeps (about 100 microseconds). Yielding
+// keeps an oversubscribed machine usable: a thread spinning on a core that another
+// member of the job needs would stall the whole job for a time slice.
+constexpr int kSpinsBeforeYield = 2000;
+constexpr int kSpinsBeforeSleep = 20000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+// One step of a wait loop: pause while the wait is short, then yield.
+inline void wait_step(int& spins) {
+  if (++spins < kSpinsBeforeYield) {
+    cpu_relax();
+  } else {
+    std::this_thread::yield();
+  }
 }
 
 }  // namespace
@@ -45,7 +58,8 @@ void ThreadPool::run_job(JobFn fn, void* context) {
 
   fn(context, n_threads_ - 1, n_threads_);
 
-  while (n_pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  int spins = 0;
+  while (n_pending_.load(std::memory_order_acquire) != 0) wait_step(spins);
 }
 
 void ThreadPool::worker_loop(int thread_idx) {
@@ -53,8 +67,8 @@ void ThreadPool::worker_loop(int thread_idx) {
   while (true) {
     // Spin, then sleep until the generation moves past the last job seen.
     uint64_t current = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; current == seen && spin < kSpinIterations; ++spin) {
-      cpu_relax();
+    for (int spins = 0; current == seen && spins < kSpinsBeforeSleep;) {
+      wait_step(spins);
       current = generation_.load(std::memory_order_acquire);
     }
     while (current == seen) {
