@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_kv_scenarios.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "kv/kv_layout.h"
@@ -22,6 +23,7 @@ struct BenchOptions {
   int n_gen = 128;
   int repetitions = 3;
   bool json = false;
+  bool kv_scenarios = false;
 };
 
 struct Measurement {
@@ -53,6 +55,10 @@ double elapsed_seconds(std::chrono::steady_clock::time_point start) {
 void bench(const BenchOptions& options) {
   LoadedModel loaded = load_model(options.model);
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
+  if (options.kv_scenarios) {
+    run_kv_scenarios(loaded, generator_opts, options.json);
+    return;
+  }
   generator_opts.n_context = std::max(options.n_prompt, options.n_gen) + 1;
   generator_opts.kv_tokens = 0;
   generator_opts.prefix_cache = false;
@@ -127,6 +133,9 @@ void add_bench_command(CLI::App& app) {
   command->add_option("-n,--n-gen", options->n_gen, "Tokens generated one at a time (default: 128)")->check(CLI::Range(1, 1 << 20));
   command->add_option("-r,--repetitions", options->repetitions, "Repetitions to average (default: 3)")->check(CLI::Range(1, 1000));
   command->add_flag("--json", options->json, "Print one JSON object instead of text");
+  command->add_flag("--kv-scenarios", options->kv_scenarios,
+                    "Measure the KV cache instead: bytes per token, block waste, time to first token with a cached "
+                    "prefix, and decode speed in a full pool");
   command->callback([options] { bench(*options); });
 }
 

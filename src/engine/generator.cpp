@@ -69,12 +69,14 @@ Generator::Generator(const LlamaModel& model, const GeneratorOptions& options)
       logit_indices_(options.max_batch_tokens),
       logits_(static_cast<size_t>(scratch_.max_logit_rows()) * model.config().n_vocab) {}
 
-int Generator::begin_sequence(SeqId seq, std::span<const TokenId> tokens, std::string_view cache_salt) {
+int Generator::begin_sequence(SeqId seq, std::span<const TokenId> tokens, std::string_view cache_salt,
+                              int max_new_tokens) {
   if (tokens.empty()) fail("the prompt is empty: it must contain at least one token");
   if (static_cast<int64_t>(tokens.size()) > n_context_) {
     fail("the prompt has {} tokens, which does not fit the context of {} tokens", tokens.size(), n_context_);
   }
-  std::optional<int> n_cached = manager_.admit(seq, tokens, cache_salt);
+  const int64_t max_positions = std::min<int64_t>(static_cast<int64_t>(tokens.size()) + max_new_tokens, n_context_);
+  std::optional<int> n_cached = manager_.admit(seq, tokens, cache_salt, max_positions);
   if (!n_cached) {
     fail("the prompt needs {} KV blocks but only {} of {} are free; raise --kv-tokens or --kv-memory",
          manager_.blocks_for(static_cast<int64_t>(tokens.size())), manager_.n_free_blocks(), kv_.n_blocks());
@@ -120,7 +122,7 @@ GenerationStats Generator::generate(std::span<const TokenId> prompt, int max_tok
   // Prefill what the prefix cache does not already hold.
   auto start = std::chrono::steady_clock::now();
   const SeqId seq = next_sequence_id();
-  stats.n_cached_tokens = begin_sequence(seq, sequence, cache_salt);
+  stats.n_cached_tokens = begin_sequence(seq, sequence, cache_salt, max_tokens);
   SequenceGuard guard(*this, seq);
   std::span<const float> logits = process(seq, sequence, stats.n_cached_tokens, static_cast<int>(sequence.size()));
   stats.prompt_seconds = seconds_since(start);

@@ -66,7 +66,7 @@ class Generator {
   // Low-level steps, for benchmarks: start a sequence holding `tokens` (reusing a cached
   // prefix when enabled; returns the number of cached tokens), run tokens [begin, end) of
   // it, grow it by n positions, end it.
-  int begin_sequence(SeqId seq, std::span<const TokenId> tokens, std::string_view cache_salt);
+  int begin_sequence(SeqId seq, std::span<const TokenId> tokens, std::string_view cache_salt, int max_new_tokens = 0);
   std::span<const float> process(SeqId seq, std::span<const TokenId> tokens, int begin, int end);
   bool extend_sequence(SeqId seq, int n);
   void end_sequence(SeqId seq) { manager_.free(seq); }

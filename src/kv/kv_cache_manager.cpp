@@ -45,12 +45,17 @@ int KvCacheManager::match_prefix(std::span<const TokenId> prompt, BlockHash firs
   return static_cast<int>(blocks.size()) * block_size_;
 }
 
-std::optional<int> KvCacheManager::admit(SeqId seq, std::span<const TokenId> prompt, std::string_view cache_salt) {
+std::optional<int> KvCacheManager::admit(SeqId seq, std::span<const TokenId> prompt, std::string_view cache_salt,
+                                         int64_t max_positions) {
   if (sequences_.count(seq) != 0) fail("sequence {} is already admitted", seq.value);
   if (prompt.empty()) fail("cannot admit sequence {} with an empty prompt", seq.value);
 
   Sequence sequence;
   sequence.first_parent = first_block_parent(model_key_, cache_salt);
+  const int32_t n_reserved = std::min(blocks_for(std::max<int64_t>(max_positions, static_cast<int64_t>(prompt.size()))),
+                                      pool_.n_blocks());
+  sequence.blocks.reserve(n_reserved);
+  sequence.hashes.reserve(n_reserved);
   int n_cached = 0;
   if (prefix_caching_) n_cached = match_prefix(prompt, sequence.first_parent, sequence.hashes, sequence.blocks);
 

@@ -56,9 +56,11 @@ class KvCacheManager {
   int32_t blocks_for(int64_t n_tokens) const;
 
   // Starts `seq` for `prompt`: reuses the longest cached prefix and allocates blocks for
-  // the rest of the prompt. Returns the number of prompt tokens already computed, or
-  // nullopt (and changes nothing) when the pool cannot hold the prompt.
-  std::optional<int> admit(SeqId seq, std::span<const TokenId> prompt, std::string_view cache_salt);
+  // the rest of the prompt. Its block table reserves room for max_positions, so growing
+  // up to that length does not allocate memory. Returns the number of prompt tokens
+  // already computed, or nullopt (and changes nothing) when the pool cannot hold the prompt.
+  std::optional<int> admit(SeqId seq, std::span<const TokenId> prompt, std::string_view cache_salt,
+                           int64_t max_positions = 0);
 
   // Makes room for n_new more positions at the end of `seq`. When its last block is
   // shared with another sequence and not full, that block is copied first: the copy is
