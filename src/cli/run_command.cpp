@@ -1,7 +1,9 @@
 // `kvinfer run`: generate text from one prompt, streamed to standard output with a
 // timing summary on standard error, or from a file of prompts run one after another
 // through one KV pool, so later prompts reuse earlier prompts' cached prefixes.
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
+#include "engine/engine.h"
 #include "util/error.h"
 
 namespace kvinfer::cli {
@@ -26,6 +29,17 @@ struct RunOptions {
   SamplingParams sampling;
   std::optional<uint64_t> seed;
   bool no_kv_cache = false;
+  int parallel = 1;
+  int max_batch_tokens = 512;
+};
+
+// What the engine streamed back for one prompt.
+struct PromptResult {
+  std::string text;
+  std::string finish_reason;
+  std::string error;
+  Usage usage;
+  bool done = false;
 };
 
 struct PromptLine {
@@ -69,6 +83,25 @@ void print_summary(const GenerationStats& stats, uint64_t seed) {
              stats.finish_reason, seed);
 }
 
+void print_result(const RunOptions& options, size_t index, const PromptResult& result) {
+  if (!result.error.empty() && !options.json) {
+    fmt::print(stderr, "prompt {}: error: {}\n", index, result.error);
+    return;
+  }
+  if (!options.json) {
+    fmt::print("{}\n", result.text);
+    return;
+  }
+  nlohmann::ordered_json line = {{"index", index},
+                                 {"text", result.text},
+                                 {"prompt_tokens", result.usage.prompt_tokens},
+                                 {"cached_tokens", result.usage.cached_tokens},
+                                 {"completion_tokens", result.usage.completion_tokens},
+                                 {"finish_reason", result.finish_reason}};
+  if (!result.error.empty()) line["error"] = result.error;
+  fmt::print("{}\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+}
+
 void print_kv_stats(const Generator& generator) {
   KvCacheStats kv = generator.kv_stats();
   fmt::print(stderr,
@@ -97,12 +130,82 @@ GenerationStats generate_one(Generator& generator, const LoadedModel& loaded, co
   return stats;
 }
 
+EngineOptions engine_options(const GeneratorOptions& g, const RunOptions& options) {
+  EngineOptions e;
+  e.n_threads = g.n_threads;
+  e.n_context = g.n_context;
+  e.kv_tokens = g.kv_tokens;
+  e.block_size = g.block_size;
+  e.kv_type = g.kv_type;
+  e.prefix_cache = g.prefix_cache;
+  e.max_batch_tokens = options.max_batch_tokens;
+  e.max_seqs = options.parallel;
+  return e;
+}
+
+// Submits every prompt to the continuous-batching engine, at most --parallel running at
+// once, and prints the results in input order once all are done.
+void run_prompts(const RunOptions& options, const SamplingParams& sampling, const std::vector<PromptLine>& prompts) {
+  LoadedModel loaded = load_model(options.model);
+  GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
+  Engine engine(*loaded.model, *loaded.tokenizer, engine_options(generator_opts, options));
+
+  std::vector<PromptResult> results(prompts.size());
+  std::mutex mutex;
+  std::condition_variable finished;
+  size_t n_done = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerationRequest request;
+    request.prompt = loaded.tokenizer->encode_prompt(prompts[i].prompt);
+    request.sampling = sampling;
+    request.max_tokens = options.n_predict;
+    request.cache_salt = prompts[i].cache_salt.value_or(options.cache_salt);
+    auto on_event = [&, i](const OutputEvent& event) {
+      std::lock_guard lock(mutex);
+      PromptResult& result = results[i];
+      result.text += event.text;
+      if (event.kind == OutputEvent::Kind::SequenceFinished) result.finish_reason = event.finish_reason;
+      if (event.kind == OutputEvent::Kind::Error) result.error = event.error;
+      if (event.kind == OutputEvent::Kind::RequestFinished) result.usage = event.usage;
+      if (event.kind == OutputEvent::Kind::RequestFinished || event.kind == OutputEvent::Kind::Error) {
+        result.done = true;
+        ++n_done;
+        finished.notify_one();
+      }
+    };
+    Engine::Submission submission = engine.submit(std::move(request), on_event);
+    if (!submission.error.empty()) {
+      std::lock_guard lock(mutex);
+      results[i].error = submission.error;
+      results[i].done = true;
+      ++n_done;
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    finished.wait(lock, [&] { return n_done == prompts.size(); });
+  }
+
+  for (size_t i = 0; i < results.size(); ++i) print_result(options, i, results[i]);
+  engine.shutdown(true);  // publishes the final statistics
+  EngineStats stats = engine.stats();
+  fmt::print(stderr,
+             "kv cache: {} of {} blocks in use, {} cached | prefix cache: {} of {} prompt tokens hit | evictions: {} | "
+             "preemptions: {}\n",
+             stats.kv.n_blocks_used, stats.kv.n_blocks_total, stats.kv.n_blocks_cached, stats.kv.n_prefix_hit_tokens,
+             stats.kv.n_prefix_query_tokens, stats.kv.n_evictions, stats.n_preemptions);
+}
+
 void run(const RunOptions& options) {
   SamplingParams sampling = options.sampling;
   sampling.seed = options.seed ? *options.seed : std::random_device{}();
   if (std::string message = validate(sampling); !message.empty()) fail("{}", message);
-  std::vector<PromptLine> prompts = options.prompts_path.empty() ? std::vector<PromptLine>{{options.prompt, std::nullopt}}
-                                                                 : read_prompts(options.prompts_path);
+  if (!options.prompts_path.empty()) {
+    if (options.no_kv_cache) fail("--no-kv-cache works with --prompt only");
+    run_prompts(options, sampling, read_prompts(options.prompts_path));
+    return;
+  }
+  std::vector<PromptLine> prompts = {{options.prompt, std::nullopt}};
 
   LoadedModel loaded = load_model(options.model);
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
@@ -162,6 +265,11 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 24));
   command->add_option("--seed", options->seed, "Random seed for reproducible sampling (default: random)");
   command->add_flag("--no-kv-cache", options->no_kv_cache, "Recompute the whole sequence at every step (slow; for comparison)");
+  command->add_option("--parallel", options->parallel, "With --prompts: run at most N prompts at once, batched (default: 1)")
+      ->check(CLI::Range(1, 1024));
+  command->add_option("--max-batch-tokens", options->max_batch_tokens,
+                      "With --prompts: tokens per engine step; longer prompts are prefilled in chunks (default: 512)")
+      ->check(CLI::Range(1, 1 << 16));
   command->callback([options] {
     if (options->prompt.empty() && options->prompts_path.empty()) fail("missing prompt: give --prompt TEXT or --prompts FILE");
     run(*options);

@@ -1,0 +1,464 @@
+"""Measure llama.cpp serving C concurrent sequences through its batched low-level API.
+
+This is the llama.cpp peer of `kvinfer bench --concurrency`. It drives llama.cpp through
+the ctypes bindings of llama-cpp-python (llama_batch_init, llama_decode,
+llama_get_logits_ith, llama_memory_clear), not through Llama.create_completion.
+
+Workload, for each concurrency C in --concurrency:
+  * C sequences with seq ids 0..C-1. Each prompt has P (--prompt-tokens) token ids drawn
+    uniformly from [0, n_vocab) by a seeded RNG. The first S (--shared-prefix) tokens are
+    identical across sequences. Prompt i does not depend on C, so sequence i gets the same
+    prompt at every concurrency.
+  * Prefill: all prompts, concatenated in sequence order, go to llama_decode in batches of
+    at most --n-batch tokens. A prompt may be split across batches. Logits are requested
+    only for the last token of each prompt.
+  * Decode: G-1 steps (G = --gen-tokens). Each step is one llama_decode call with C tokens,
+    the latest token of every sequence. The first generated token comes from the prefill
+    logits, so every sequence generates exactly G tokens.
+  * Sampling is greedy (argmax of the logits). End-of-generation tokens do not stop a
+    sequence.
+  * Each context is warmed up with one short decode, which is then removed from the KV
+    cache before the timed run starts.
+
+Context settings: n_seq_max = C, n_threads = n_threads_batch = --threads, kv_unified off
+unless --kv-unified is given, and the library defaults for the rest (flash_attn_type auto,
+which the 0.3.36 build logs as enabled on CPU; f16 K and V cache).
+
+Reported per C (times from time.perf_counter, t0 = just before the first prefill batch):
+  * wall_s: t0 to the last generated token. prefill_s: t0 to the end of the last prefill
+    batch, including the sampling of its tokens. decode_s: the rest of wall_s.
+  * tokens_per_second: C*G / (time of the last generated token - t0). It includes prefill.
+  * decode_tokens_per_second: C*(G-1) / (time of the last generated token - time when the
+    last prefill batch finished and its tokens were sampled). null when G = 1.
+  * ttft_ms_p50/p95: per sequence, the time from t0 until its first generated token has
+    been sampled, after the prefill batch that completed its prompt.
+  * itl_ms_p50/p95: the gaps between consecutive generated tokens of each sequence, pooled
+    over all sequences (C*(G-1) gaps). A token's time is taken once all tokens of its
+    llama_decode call have been sampled. The first gap of a sequence whose prompt finished
+    in an early prefill batch includes the later prefill batches.
+  Percentiles interpolate linearly between the closest ranks (numpy.percentile default).
+
+Token check: sequences 0..N-1 (--check-sequences) also run alone in a context with
+n_seq_max = 1. Their greedy tokens are compared with the same sequences at every measured
+C, and each mismatch is listed under "token_check". llama.cpp may compute different batch
+shapes with different kernels, so a mismatch is not necessarily a bug.
+
+Prints one JSON object on stdout. llama.cpp log messages below WARNING are suppressed
+unless --verbose is given.
+
+Usage: .venv/bin/python bench/llama_cpp_batched.py [-m MODEL] [-t 2] [--concurrency 1,4,16,32]
+       [--prompt-tokens 128] [--gen-tokens 64] [--shared-prefix 0] [--n-batch 512]
+"""
+
+import argparse
+import json
+import pathlib
+import random
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+KV_CELL_PADDING = 256
+
+
+def parse_concurrency_list(text):
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid concurrency list {text!r}: expected comma-separated integers like 1,4,16")
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"invalid concurrency list {text!r}: every value must be at least 1")
+    return values
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-m", "--model", default=str(DEFAULT_MODEL), help="GGUF model file (default: %(default)s)")
+    parser.add_argument(
+        "-t", "--threads", type=int, default=2, help="n_threads and n_threads_batch for llama.cpp (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=parse_concurrency_list,
+        default=[1, 4, 16, 32],
+        help="comma-separated numbers of concurrent sequences, one measurement each (default: 1,4,16,32)",
+    )
+    parser.add_argument(
+        "--prompt-tokens", type=int, default=128, help="prompt length P of every sequence, in tokens (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--gen-tokens", type=int, default=64, help="tokens G generated by every sequence (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--shared-prefix",
+        type=int,
+        default=0,
+        help="number S of leading prompt tokens identical across all sequences, at most --prompt-tokens (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-batch",
+        type=int,
+        default=512,
+        help="maximum tokens per prefill llama_decode call; n_batch and n_ubatch are set to max(this, C) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--kv-unified",
+        action="store_true",
+        help="set kv_unified: one KV buffer shared by all sequences instead of one stream per sequence",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed for the random prompt tokens (default: %(default)s)")
+    parser.add_argument(
+        "--check-sequences",
+        type=int,
+        default=4,
+        help="run sequences 0..N-1 alone and compare their tokens with every C; 0 disables (default: %(default)s)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="pass all llama.cpp log messages to stderr")
+    args = parser.parse_args()
+
+    for name in ("threads", "prompt_tokens", "gen_tokens", "n_batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"invalid --{name.replace('_', '-')} {getattr(args, name)}: must be at least 1")
+    if not 0 <= args.shared_prefix <= args.prompt_tokens:
+        parser.error(f"invalid --shared-prefix {args.shared_prefix}: must be between 0 and --prompt-tokens ({args.prompt_tokens})")
+    if args.check_sequences < 0:
+        parser.error(f"invalid --check-sequences {args.check_sequences}: must be 0 or more")
+    if not pathlib.Path(args.model).is_file():
+        parser.error(f"model file not found: {args.model}")
+    return args
+
+
+# ggml_log_level values of the ggml build in llama-cpp-python 0.3.36, checked by logging a
+# model load: 1 = debug, 2 = info, 3 = warning, 4 = error, 5 = continuation of the
+# previous message.
+# NOTE: llama_cpp._logger in that package still maps the older order (1 = info,
+# 2 = warning, 3 = error), so its verbose switch lets info messages through.
+GGML_LOG_LEVEL_WARN = 3
+GGML_LOG_LEVEL_CONT = 5
+
+
+def install_log_filter(llama_cpp, verbose):
+    """Route llama.cpp log messages to stderr, dropping those below warning unless verbose."""
+    last_level_kept = [verbose]
+
+    def log_message(level, text, user_data):
+        if level == GGML_LOG_LEVEL_CONT:
+            keep = last_level_kept[0]
+        else:
+            keep = verbose or level >= GGML_LOG_LEVEL_WARN
+            last_level_kept[0] = keep
+        if keep:
+            sys.stderr.write(text.decode("utf-8", errors="replace"))
+
+    # llama.cpp keeps the raw function pointer, so the ctypes wrapper must outlive every call.
+    install_log_filter.callback = llama_cpp.llama_log_callback(log_message)
+    llama_cpp.llama_log_set(install_log_filter.callback, None)
+
+
+def make_prompts(n_sequences, n_prompt, n_shared, n_vocab, seed):
+    """Return n_sequences token lists whose first n_shared tokens are equal.
+
+    Prompt i depends only on (seed, i), so it is the same whatever n_sequences is.
+    """
+    shared_rng = random.Random(f"{seed}/shared")
+    shared = [shared_rng.randrange(n_vocab) for _ in range(n_shared)]
+    prompts = []
+    for index in range(n_sequences):
+        rng = random.Random(f"{seed}/sequence/{index}")
+        prompts.append(shared + [rng.randrange(n_vocab) for _ in range(n_prompt - n_shared)])
+    return prompts
+
+
+class Batch:
+    """A llama_batch from llama_batch_init, filled one token at a time."""
+
+    def __init__(self, llama_cpp, capacity):
+        self._llama_cpp = llama_cpp
+        self.capacity = capacity
+        self.raw = llama_cpp.llama_batch_init(capacity, 0, 1)
+        self.raw.n_tokens = 0
+
+    def clear(self):
+        self.raw.n_tokens = 0
+
+    def add(self, token, position, seq_id, wants_logits):
+        index = self.raw.n_tokens
+        if index >= self.capacity:
+            raise RuntimeError(f"llama_batch is full: capacity {self.capacity} tokens")
+        self.raw.token[index] = token
+        self.raw.pos[index] = position
+        self.raw.n_seq_id[index] = 1
+        self.raw.seq_id[index][0] = seq_id
+        self.raw.logits[index] = 1 if wants_logits else 0
+        self.raw.n_tokens = index + 1
+        return index
+
+    def free(self):
+        self._llama_cpp.llama_batch_free(self.raw)
+
+
+class Context:
+    """A llama_context sized for n_seq sequences of up to tokens_per_seq tokens each."""
+
+    def __init__(self, llama_cpp, model, n_vocab, n_seq, tokens_per_seq, args):
+        self._llama_cpp = llama_cpp
+        self.n_vocab = n_vocab
+        params = llama_cpp.llama_context_default_params()
+        # Without kv_unified, llama.cpp gives each sequence its own KV stream of
+        # n_ctx / n_seq_max cells, so n_ctx must cover every sequence. The build in
+        # llama-cpp-python 0.3.36 pads each stream to a multiple of 256 cells and warns
+        # when n_ctx needs rounding, so the request is padded the same way.
+        cells_per_seq = -(-tokens_per_seq // KV_CELL_PADDING) * KV_CELL_PADDING
+        params.n_ctx = n_seq * cells_per_seq
+
+        # A decode step sends all n_seq tokens in one llama_decode call, so the batch
+        # limits must admit n_seq tokens even when --n-batch is smaller.
+        params.n_batch = max(args.n_batch, n_seq)
+        params.n_ubatch = max(args.n_batch, n_seq)
+        params.n_seq_max = n_seq
+        params.n_threads = args.threads
+        params.n_threads_batch = args.threads
+        params.kv_unified = args.kv_unified
+
+        self.handle = llama_cpp.llama_init_from_model(model, params)
+        if not self.handle:
+            raise RuntimeError(f"llama_init_from_model failed for n_ctx={params.n_ctx}, n_seq_max={n_seq}")
+
+        self.n_ctx = llama_cpp.llama_n_ctx(self.handle)
+        # llama.cpp lowers n_batch to n_ctx when n_ctx is smaller.
+        self.prefill_batch_tokens = min(args.n_batch, llama_cpp.llama_n_batch(self.handle))
+        self.n_ctx_seq = llama_cpp.llama_n_ctx_seq(self.handle)
+        if self.n_ctx_seq < tokens_per_seq:
+            self.free()
+            raise RuntimeError(
+                f"llama.cpp gave each sequence {self.n_ctx_seq} context cells but the workload needs {tokens_per_seq}; "
+                "lower --prompt-tokens or --gen-tokens"
+            )
+
+        self.memory = llama_cpp.llama_get_memory(self.handle)
+
+    def decode(self, batch):
+        status = self._llama_cpp.llama_decode(self.handle, batch.raw)
+        if status != 0:
+            # Status 1 means llama.cpp found no free KV cache slot for the batch.
+            raise RuntimeError(f"llama_decode failed with status {status} on a batch of {batch.raw.n_tokens} tokens")
+
+    def argmax(self, batch_index):
+        logits = self._llama_cpp.llama_get_logits_ith(self.handle, batch_index)
+        if not logits:
+            raise RuntimeError(f"llama_get_logits_ith returned NULL for batch index {batch_index}")
+        return int(np.ctypeslib.as_array(logits, shape=(self.n_vocab,)).argmax())
+
+    def clear_memory(self):
+        self._llama_cpp.llama_memory_clear(self.memory, True)
+
+    def free(self):
+        self._llama_cpp.llama_free(self.handle)
+
+
+def warm_up(context, batch, n_seq):
+    """Decode one token for every sequence, then remove it from the KV cache."""
+    batch.clear()
+    for seq_id in range(n_seq):
+        batch.add((seq_id + 1) % context.n_vocab, 0, seq_id, True)
+    context.decode(batch)
+    context.argmax(0)
+    context.clear_memory()
+
+
+def run_sequences(context, batch, prompts, n_gen):
+    """Prefill all prompts, then decode n_gen - 1 lockstep steps.
+
+    Returns the generated tokens and the perf_counter time of every token, per sequence,
+    plus the start time, the prefill end time and the number of prefill batches.
+    """
+    n_seq = len(prompts)
+    tokens = [[] for _ in range(n_seq)]
+    times = [[] for _ in range(n_seq)]
+    pending = [(seq_id, position, token) for seq_id, prompt in enumerate(prompts) for position, token in enumerate(prompt)]
+
+    chunk = context.prefill_batch_tokens
+    start = time.perf_counter()
+    prefill_batches = 0
+    for offset in range(0, len(pending), chunk):
+        batch.clear()
+        completed = []
+        for seq_id, position, token in pending[offset : offset + chunk]:
+            is_last = position == len(prompts[seq_id]) - 1
+            index = batch.add(token, position, seq_id, is_last)
+            if is_last:
+                completed.append((seq_id, index))
+        context.decode(batch)
+        for seq_id, index in completed:
+            tokens[seq_id].append(context.argmax(index))
+        now = time.perf_counter()
+        for seq_id, _ in completed:
+            times[seq_id].append(now)
+        prefill_batches += 1
+    prefill_end = now
+
+    for _ in range(n_gen - 1):
+        batch.clear()
+        for seq_id in range(n_seq):
+            batch.add(tokens[seq_id][-1], len(prompts[seq_id]) + len(tokens[seq_id]) - 1, seq_id, True)
+        context.decode(batch)
+        for seq_id in range(n_seq):
+            tokens[seq_id].append(context.argmax(seq_id))
+        now = time.perf_counter()
+        for seq_id in range(n_seq):
+            times[seq_id].append(now)
+
+    return {
+        "tokens": tokens,
+        "times": times,
+        "start": start,
+        "prefill_end": prefill_end,
+        "prefill_batches": prefill_batches,
+    }
+
+
+def percentile_ms(values, q):
+    if len(values) == 0:
+        return None
+    return 1000.0 * float(np.percentile(values, q))
+
+
+def summarize(run, n_seq, n_gen):
+    start = run["start"]
+    end = max(seq_times[-1] for seq_times in run["times"])
+    wall = end - start
+    decode_time = end - run["prefill_end"]
+    ttft = [seq_times[0] - start for seq_times in run["times"]]
+    gaps = [later - earlier for seq_times in run["times"] for earlier, later in zip(seq_times, seq_times[1:])]
+    decode_rate = n_seq * (n_gen - 1) / decode_time if n_gen > 1 and decode_time > 0 else None
+    return {
+        "concurrency": n_seq,
+        "wall_s": wall,
+        "prefill_s": run["prefill_end"] - start,
+        "decode_s": decode_time,
+        "prefill_batches": run["prefill_batches"],
+        "decode_steps": n_gen - 1,
+        "generated_tokens": n_seq * n_gen,
+        "tokens_per_second": n_seq * n_gen / wall,
+        "decode_tokens_per_second": decode_rate,
+        "ttft_ms_p50": percentile_ms(ttft, 50),
+        "ttft_ms_p95": percentile_ms(ttft, 95),
+        "itl_ms_p50": percentile_ms(gaps, 50),
+        "itl_ms_p95": percentile_ms(gaps, 95),
+    }
+
+
+def measure_concurrency(llama_cpp, model, n_vocab, prompts, args):
+    """Run len(prompts) sequences at once in a fresh context and return the run and its context sizes."""
+    n_seq = len(prompts)
+    context = Context(llama_cpp, model, n_vocab, n_seq, args.prompt_tokens + args.gen_tokens, args)
+    batch = Batch(llama_cpp, max(args.n_batch, n_seq))
+    try:
+        warm_up(context, batch, n_seq)
+        run = run_sequences(context, batch, prompts, args.gen_tokens)
+        run["n_ctx"] = context.n_ctx
+        run["n_ctx_seq"] = context.n_ctx_seq
+        return run
+    finally:
+        batch.free()
+        context.free()
+
+
+def first_difference(expected, actual):
+    for position, (left, right) in enumerate(zip(expected, actual)):
+        if left != right:
+            return position
+    return None
+
+
+def compare_tokens(reference_tokens, runs_by_concurrency):
+    """List every sequence whose tokens at some C differ from its tokens when run alone."""
+    mismatches = []
+    for concurrency, run in runs_by_concurrency.items():
+        for seq_id, expected in enumerate(reference_tokens):
+            if seq_id >= concurrency:
+                break
+            position = first_difference(expected, run["tokens"][seq_id])
+            if position is not None:
+                mismatches.append(
+                    {
+                        "concurrency": concurrency,
+                        "sequence": seq_id,
+                        "first_different_token": position,
+                        "alone": expected[position],
+                        "batched": run["tokens"][seq_id][position],
+                    }
+                )
+    return mismatches
+
+
+def main():
+    args = parse_args()
+
+    import llama_cpp
+
+    install_log_filter(llama_cpp, args.verbose)
+    llama_cpp.llama_backend_init()
+
+    model_params = llama_cpp.llama_model_default_params()
+    model = llama_cpp.llama_model_load_from_file(args.model.encode(), model_params)
+    if not model:
+        sys.exit(f"llama_model_load_from_file failed for {args.model}")
+    try:
+        n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model))
+        max_concurrency = max(args.concurrency)
+        prompts = make_prompts(
+            max(max_concurrency, args.check_sequences), args.prompt_tokens, args.shared_prefix, n_vocab, args.seed
+        )
+
+        results = []
+        runs_by_concurrency = {}
+        for concurrency in args.concurrency:
+            run = measure_concurrency(llama_cpp, model, n_vocab, prompts[:concurrency], args)
+            runs_by_concurrency[concurrency] = run
+            result = summarize(run, concurrency, args.gen_tokens)
+            result["n_ctx"] = run["n_ctx"]
+            result["n_ctx_seq"] = run["n_ctx_seq"]
+            results.append(result)
+            print(
+                f"C={concurrency}: {result['tokens_per_second']:.1f} tok/s, ttft p50 {result['ttft_ms_p50']:.1f} ms",
+                file=sys.stderr,
+            )
+
+        reference_tokens = []
+        n_checked = min(args.check_sequences, max_concurrency)
+        for seq_id in range(n_checked):
+            alone = measure_concurrency(llama_cpp, model, n_vocab, [prompts[seq_id]], args)
+            reference_tokens.append(alone["tokens"][0])
+        mismatches = compare_tokens(reference_tokens, runs_by_concurrency)
+    finally:
+        llama_cpp.llama_model_free(model)
+
+    report = {
+        "engine": "llama.cpp",
+        "binding": "llama-cpp-python low-level API",
+        "version": llama_cpp.__version__,
+        "model": args.model,
+        "threads": args.threads,
+        "prompt_tokens": args.prompt_tokens,
+        "gen_tokens": args.gen_tokens,
+        "shared_prefix": args.shared_prefix,
+        "n_batch": args.n_batch,
+        "kv_unified": args.kv_unified,
+        "seed": args.seed,
+        "results": results,
+        "token_check": {"sequences_checked": n_checked, "mismatches": mismatches},
+    }
+    if mismatches:
+        report["warning"] = (
+            f"{len(mismatches)} sequence runs produced greedy tokens different from the same sequence run alone; "
+            "see token_check.mismatches"
+        )
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
