@@ -1,6 +1,7 @@
 // `kvinfer bench`: prompt-processing and generation speed, measured as llama-bench does
 // (pp: one batched pass over a prompt of random tokens; tg: tokens decoded one at a time
 // from an empty cache), repeated and averaged.
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_concurrency.h"
 #include "cli/bench_kv_scenarios.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -24,7 +26,27 @@ struct BenchOptions {
   int repetitions = 3;
   bool json = false;
   bool kv_scenarios = false;
+  std::string concurrency;  // e.g. "1,4,16,32"; empty: the single-stream benchmark
+  ConcurrencyOptions concurrency_options;
 };
+
+std::vector<int> parse_int_list(const std::string& text) {
+  std::vector<int> values;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(begin, end - begin);
+    int value = 0;
+    auto [rest, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || error != std::errc() || rest != item.data() + item.size() || value < 1 || value > 4096) {
+      fail("invalid --concurrency '{}': expected positive integers separated by commas, such as 1,4,16,32", text);
+    }
+    values.push_back(value);
+    begin = end + 1;
+  }
+  return values;
+}
 
 struct Measurement {
   double mean = 0.0;
@@ -57,6 +79,16 @@ void bench(const BenchOptions& options) {
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
   if (options.kv_scenarios) {
     run_kv_scenarios(loaded, generator_opts, options.json);
+    return;
+  }
+  if (!options.concurrency.empty()) {
+    ConcurrencyOptions concurrency_options = options.concurrency_options;
+    concurrency_options.concurrency = parse_int_list(options.concurrency);
+    if (concurrency_options.shared_prefix > concurrency_options.prompt_tokens) {
+      fail("--shared-prefix {} is longer than --prompt-tokens {}", concurrency_options.shared_prefix,
+           concurrency_options.prompt_tokens);
+    }
+    run_concurrency_bench(loaded, generator_opts, concurrency_options, options.json);
     return;
   }
   generator_opts.n_context = std::max(options.n_prompt, options.n_gen) + 1;
@@ -133,6 +165,20 @@ void add_bench_command(CLI::App& app) {
   command->add_option("-n,--n-gen", options->n_gen, "Tokens generated one at a time (default: 128)")->check(CLI::Range(1, 1 << 20));
   command->add_option("-r,--repetitions", options->repetitions, "Repetitions to average (default: 3)")->check(CLI::Range(1, 1000));
   command->add_flag("--json", options->json, "Print one JSON object instead of text");
+  command->add_option("--concurrency", options->concurrency,
+                      "Run the concurrency benchmark for these numbers of simultaneous sequences, e.g. 1,4,16,32");
+  command->add_option("--prompt-tokens", options->concurrency_options.prompt_tokens,
+                      "With --concurrency: prompt tokens per sequence (default: 128)")
+      ->check(CLI::Range(1, 1 << 16));
+  command->add_option("--gen-tokens", options->concurrency_options.gen_tokens,
+                      "With --concurrency: tokens generated per sequence (default: 64)")
+      ->check(CLI::Range(1, 1 << 16));
+  command->add_option("--shared-prefix", options->concurrency_options.shared_prefix,
+                      "With --concurrency: leading prompt tokens shared by all sequences (default: 0)")
+      ->check(CLI::Range(0, 1 << 16));
+  command->add_option("--max-batch-tokens", options->concurrency_options.max_batch_tokens,
+                      "With --concurrency: tokens per engine step (default: 512)")
+      ->check(CLI::Range(1, 1 << 16));
   command->add_flag("--kv-scenarios", options->kv_scenarios,
                     "Measure the KV cache instead: bytes per token, block waste, time to first token with a cached "
                     "prefix, and decode speed in a full pool");
