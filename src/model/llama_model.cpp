@@ -109,6 +109,18 @@ std::unique_ptr<LlamaModel> LlamaModel::load(std::shared_ptr<const gguf::File> f
   return model;
 }
 
+void LlamaModel::norm_rows(const float* x, std::span<const float> weight, float* y, int n_tokens,
+                           ThreadPool& pool) const {
+  const int width = config_.n_embd;
+  pool.parallel_for(n_tokens, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) rms_norm(x + i * width, weight.data(), y + i * width, width, config_.rms_eps);
+  });
+}
+
+void LlamaModel::add_rows(float* y, const float* x, int64_t n, ThreadPool& pool) const {
+  pool.parallel_for(n, 4096, [&](int64_t begin, int64_t end) { add_in_place(y + begin, x + begin, end - begin); });
+}
+
 void LlamaModel::project(const WeightMatrix& w, const float* x, int n_tokens, float* y, ForwardScratch& s,
                          ThreadPool& pool, bool quantize_input) const {
   if (quantize_input && uses_q8_activations(w.type)) quantize_activations(x, s.q8_.data(), n_tokens, w.n_cols, pool);
@@ -116,10 +128,11 @@ void LlamaModel::project(const WeightMatrix& w, const float* x, int n_tokens, fl
   matmul(w, batch, y, pool);
 }
 
-void LlamaModel::store_kv(int layer_idx, const ForwardBatch& batch, KvMemory& kv, ForwardScratch& s) const {
+void LlamaModel::store_kv(int layer_idx, const ForwardBatch& batch, KvMemory& kv, ForwardScratch& s, int begin,
+                          int end) const {
   const KvLayout& layout = kv.layout();
   const int kv_width = config_.n_kv_heads * config_.head_dim;
-  for (size_t i = 0; i < batch.tokens.size(); ++i) {
+  for (int i = begin; i < end; ++i) {
     const int pos = batch.positions[i];
     std::span<const int32_t> table = batch.block_tables[batch.seq_indices[i]];
     uint8_t* block = kv.block(table[pos / layout.block_size]);
@@ -142,22 +155,22 @@ void LlamaModel::run_attention(const Layer& layer, int layer_idx, const ForwardB
   const int n_rep = c.n_heads / c.n_kv_heads;
 
   // Q, K, V projections of the normed input, quantized once for all three.
-  for (int i = 0; i < n; ++i) {
-    rms_norm(&s.hidden_[i * c.n_embd], layer.attn_norm.data(), &s.normed_[i * c.n_embd], c.n_embd, c.rms_eps);
-  }
+  norm_rows(s.hidden_.data(), layer.attn_norm, s.normed_.data(), n, pool);
   project(layer.wq, s.normed_.data(), n, s.q_.data(), s, pool, true);
   project(layer.wk, s.normed_.data(), n, s.k_.data(), s, pool, !uses_q8_activations(layer.wq.type));
   project(layer.wv, s.normed_.data(), n, s.v_.data(), s, pool,
           !uses_q8_activations(layer.wq.type) && !uses_q8_activations(layer.wk.type));
 
   // Rotate Q and K by position, then store K and V in the sequences' blocks.
-  for (int i = 0; i < n; ++i) {
-    float pos = static_cast<float>(batch.positions[i]) * c.rope_position_scale;
+  pool.parallel_for(n, 4, [&](int64_t begin, int64_t end) {
     const float* factors = rope_factors_.empty() ? nullptr : rope_factors_.data();
-    rope(&s.q_[i * q_width], c.n_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
-    rope(&s.k_[i * kv_width], c.n_kv_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
-  }
-  store_kv(layer_idx, batch, kv, s);
+    for (int64_t i = begin; i < end; ++i) {
+      const float pos = static_cast<float>(batch.positions[i]) * c.rope_position_scale;
+      rope(&s.q_[i * q_width], c.n_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
+      rope(&s.k_[i * kv_width], c.n_kv_heads, c.head_dim, c.rope_dim, rope_theta_scale_, factors, pos, c.rope_layout);
+    }
+    store_kv(layer_idx, batch, kv, s, static_cast<int>(begin), static_cast<int>(end));
+  });
 
   // Attention per (token, KV head) pair: the n_rep query heads of a group share K/V reads.
   const KvLayout& layout = kv.layout();
@@ -178,21 +191,21 @@ void LlamaModel::run_attention(const Layer& layer, int layer_idx, const ForwardB
 
   // Output projection and residual.
   project(layer.wo, s.attn_out_.data(), n, s.projected_.data(), s, pool, true);
-  add_in_place(s.hidden_.data(), s.projected_.data(), static_cast<int64_t>(n) * c.n_embd);
+  add_rows(s.hidden_.data(), s.projected_.data(), static_cast<int64_t>(n) * c.n_embd, pool);
 }
 
 void LlamaModel::run_feed_forward(const Layer& layer, int n, ForwardScratch& s, ThreadPool& pool) const {
   const LlamaConfig& c = config_;
-  for (int i = 0; i < n; ++i) {
-    rms_norm(&s.hidden_[i * c.n_embd], layer.ffn_norm.data(), &s.normed_[i * c.n_embd], c.n_embd, c.rms_eps);
-  }
+  norm_rows(s.hidden_.data(), layer.ffn_norm, s.normed_.data(), n, pool);
 
   // SwiGLU: down(silu(gate(x)) * up(x)).
   project(layer.w_gate, s.normed_.data(), n, s.gate_.data(), s, pool, true);
   project(layer.w_up, s.normed_.data(), n, s.up_.data(), s, pool, !uses_q8_activations(layer.w_gate.type));
-  silu_mul(s.gate_.data(), s.up_.data(), static_cast<int64_t>(n) * c.n_ff);
+  pool.parallel_for(static_cast<int64_t>(n) * c.n_ff, 4096, [&](int64_t begin, int64_t end) {
+    silu_mul(s.gate_.data() + begin, s.up_.data() + begin, end - begin);
+  });
   project(layer.w_down, s.gate_.data(), n, s.projected_.data(), s, pool, true);
-  add_in_place(s.hidden_.data(), s.projected_.data(), static_cast<int64_t>(n) * c.n_embd);
+  add_rows(s.hidden_.data(), s.projected_.data(), static_cast<int64_t>(n) * c.n_embd, pool);
 }
 
 void LlamaModel::forward(const ForwardBatch& batch, KvMemory& kv, ForwardScratch& s, ThreadPool& pool,

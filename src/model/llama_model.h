@@ -86,7 +86,9 @@ class LlamaModel {
   void run_attention(const Layer& layer, int layer_idx, const ForwardBatch& batch, KvMemory& kv,
                      ForwardScratch& s, ThreadPool& pool) const;
   void run_feed_forward(const Layer& layer, int n_tokens, ForwardScratch& s, ThreadPool& pool) const;
-  void store_kv(int layer_idx, const ForwardBatch& batch, KvMemory& kv, ForwardScratch& s) const;
+  void store_kv(int layer_idx, const ForwardBatch& batch, KvMemory& kv, ForwardScratch& s, int begin, int end) const;
+  void norm_rows(const float* x, std::span<const float> weight, float* y, int n_tokens, ThreadPool& pool) const;
+  void add_rows(float* y, const float* x, int64_t n, ThreadPool& pool) const;
   void project(const WeightMatrix& w, const float* x, int n_tokens, float* y, ForwardScratch& s, ThreadPool& pool,
                bool quantize_input) const;
 
