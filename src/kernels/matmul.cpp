@@ -49,9 +49,10 @@ inline __m256i unpack_nibbles(const uint8_t* packed_bytes) {
 }
 
 // Per weight type: how to unpack a block, the integer dot with an activation block, and
-// the per-block offset term (0 for Q8_0).
-struct Q4_1Kernel {
-  using Block = BlockQ4_1;
+// the per-block offset term (0 for Q8_0). Q4_0 and Q4_1 unpack and multiply alike.
+template <typename BlockType>
+struct NibbleKernel {
+  using Block = BlockType;
   static constexpr bool kHasOffset = true;
   static constexpr bool kSignedWeights = false;
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
@@ -59,19 +60,14 @@ struct Q4_1Kernel {
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
   static __m512i dot_pair(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
 #endif
+};
+
+struct Q4_1Kernel : NibbleKernel<BlockQ4_1> {
   // The block's contribution beyond d * dot is coefficient * (activation block's s).
   static float offset_coefficient(const Block& b, float /*d*/) { return f16_to_f32(b.m); }
 };
 
-struct Q4_0Kernel {
-  using Block = BlockQ4_0;
-  static constexpr bool kHasOffset = true;
-  static constexpr bool kSignedWeights = false;
-  static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
-  static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-  static __m512i dot_pair(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
-#endif
+struct Q4_0Kernel : NibbleKernel<BlockQ4_0> {
   static float offset_coefficient(const Block& /*b*/, float d) { return -8.0f * d; }
 };
 
