@@ -33,7 +33,7 @@ struct RunOptions {
   int max_batch_tokens = 512;
 };
 
-// What the engine streamed back for one prompt.
+// The engine's output for one prompt.
 struct PromptResult {
   std::string text;
   std::string finish_reason;

@@ -36,9 +36,9 @@ struct EngineOptions {
   int max_seqs = 64;            // running sequences
 };
 
-// Most samples (`n`) one request may ask for.
+// Maximum samples (`n`) per request.
 constexpr int kMaxSamplesPerRequest = 16;
-// Most alternatives per token a request may ask log-probabilities for.
+// Maximum alternatives per token in a log-probabilities request.
 constexpr int kMaxTopLogprobs = 20;
 
 struct EngineStats {

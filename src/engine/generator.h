@@ -63,9 +63,9 @@ class Generator {
   // ([tokens.size(), n_vocab]). Computes every position, cached or not.
   void score(std::span<const TokenId> tokens, float* logits);
 
-  // Low-level steps, for benchmarks: start a sequence holding `tokens` (reusing a cached
-  // prefix when enabled; returns the number of cached tokens), run tokens [begin, end) of
-  // it, grow it by n positions, end it.
+  // Low-level steps, for benchmarks. begin_sequence starts a sequence with `tokens` and
+  // returns how many of them the prefix cache already holds. process runs tokens
+  // [begin, end) of it, extend_sequence grows it by n positions, end_sequence frees it.
   int begin_sequence(SeqId seq, std::span<const TokenId> tokens, std::string_view cache_salt, int max_new_tokens = 0);
   std::span<const float> process(SeqId seq, std::span<const TokenId> tokens, int begin, int end);
   bool extend_sequence(SeqId seq, int n);

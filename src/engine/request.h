@@ -1,4 +1,4 @@
-// What a client asks the engine for, and what the engine streams back.
+// Generation requests that clients submit to the engine, and the events it streams back.
 #pragma once
 
 #include <cstdint>

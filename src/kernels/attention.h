@@ -19,7 +19,7 @@
 
 namespace kvinfer {
 
-// Where one (layer, KV head)'s keys and values of one sequence are.
+// Location of one sequence's keys and values for one (layer, KV head).
 struct KvHeadView {
   const uint8_t* pool;       // start of block 0
   size_t block_bytes;        // bytes of one whole block

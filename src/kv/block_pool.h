@@ -1,6 +1,6 @@
 // Bookkeeping of the KV blocks: reference counts, the prefix-hash index of cached
 // blocks, and a least-recently-used queue of free blocks. It never touches KV bytes
-// (KvMemory stores those) and knows nothing of sequences (KvCacheManager maps those).
+// (KvMemory stores those) and has no notion of sequences (KvCacheManager maps those).
 //
 // A block is in one of three states:
 //   in use       ref_count > 0; may also be cached (have a hash) and shared
@@ -49,7 +49,7 @@ class BlockPool {
   // The cached block with this hash, if any.
   std::optional<BlockId> find_cached(BlockHash hash) const;
 
-  // Records that `block` (in use, full) holds the K/V of the prefix `hash`. A block
+  // Records that `block` (in use, full) contains the K/V of the prefix `hash`. A block
   // already cached, or a hash already owned by another block, leaves things unchanged.
   void set_hash(BlockId block, BlockHash hash);
 
