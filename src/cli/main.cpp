@@ -31,6 +31,7 @@ bool has_subcommand(CLI::App& app, const std::string& name) {
 int main(int argc, char** argv) {
   CLI::App app{"kvinfer: LLM inference on the CPU, built around the KV cache"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "kvinfer 0.1.0");
   kvinfer::cli::add_inspect_command(app);
   kvinfer::cli::add_tokenize_commands(app);
   kvinfer::cli::add_run_command(app);
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "error: %s (see --help)\n", e.what());

@@ -1,7 +1,12 @@
 // Model loading for the command line.
 #include "cli/model_options.h"
 
+#include <sched.h>
+
+#include <filesystem>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "cli/default_model.h"
 #include "kv/kv_layout.h"
@@ -11,7 +16,7 @@ namespace kvinfer::cli {
 
 void add_model_options(CLI::App& command, ModelOptions& options) {
   command.add_option("-m,--model", options.model_path, "GGUF model file (default: the SmolLM2-135M-Instruct model installed by scripts/setup)");
-  command.add_option("-t,--threads", options.n_threads, "Worker threads (default: one per hardware thread)")
+  command.add_option("-t,--threads", options.n_threads, "Worker threads, at most the available cores (default: one per core)")
       ->check(CLI::Range(1, 1024));
   command.add_option("-c,--ctx-size", options.n_context, "Context size in tokens, at most the model's (default: 4096)")
       ->check(CLI::Range(1, 1 << 24));
@@ -30,16 +35,38 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
 LoadedModel load_model(const ModelOptions& options) {
   LoadedModel loaded;
   std::string path = options.model_path.empty() ? default_model_path() : options.model_path;
+  if (options.model_path.empty() && !std::filesystem::exists(path)) {
+    fail("the default model is not installed at '{}': run scripts/setup, or pass a GGUF file with -m", path);
+  }
   loaded.file = std::make_shared<const gguf::File>(path);
   loaded.model = LlamaModel::load(loaded.file);
   loaded.tokenizer = Tokenizer::from_gguf(*loaded.file);
   return loaded;
 }
 
+int available_cores() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel& model) {
   GeneratorOptions result;
-  result.n_threads = options.n_threads > 0 ? options.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // More threads than cores makes every parallel region wait for a time slice, which
+  // costs far more than the extra thread could compute.
+  const int n_cores = available_cores();
+  result.n_threads = options.n_threads > 0 ? options.n_threads : n_cores;
+  if (result.n_threads > n_cores) {
+    fmt::print(stderr, "warning: -t {} exceeds the {} available cores; using {} threads\n", result.n_threads, n_cores, n_cores);
+    result.n_threads = n_cores;
+  }
   result.n_context = options.n_context;
+  if (options.n_context > model.config().n_context) {
+    fmt::print(stderr, "warning: -c {} exceeds the model's context of {} tokens; using {}\n", options.n_context,
+               model.config().n_context, model.config().n_context);
+    result.n_context = model.config().n_context;
+  }
   result.block_size = options.block_size;
   result.kv_type = parse_kv_type(options.kv_type);
   result.prefix_cache = !options.no_prefix_cache;

@@ -39,6 +39,9 @@ struct LoadedModel {
 // one-line message for a missing file, a file that is not GGUF, or an unsupported model.
 LoadedModel load_model(const ModelOptions& options);
 
+// Cores this process may run on.
+int available_cores();
+
 // Generator options from the command line, validated; the model sizes --kv-memory.
 GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel& model);
 

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <mutex>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -27,7 +29,8 @@ struct RunOptions {
   std::string cache_salt;
   int n_predict = 128;
   SamplingParams sampling;
-  std::optional<uint64_t> seed;
+  int64_t seed = -1;  // -1: random
+  std::string prompt_file;
   bool no_kv_cache = false;
   int parallel = 1;
   int max_batch_tokens = 512;
@@ -41,6 +44,12 @@ struct PromptResult {
   Usage usage;
   bool done = false;
 };
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open prompt file '{}'", path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 struct PromptLine {
   std::string prompt;
@@ -198,7 +207,7 @@ void run_prompts(const RunOptions& options, const SamplingParams& sampling, cons
 
 void run(const RunOptions& options) {
   SamplingParams sampling = options.sampling;
-  sampling.seed = options.seed ? *options.seed : std::random_device{}();
+  sampling.seed = options.seed >= 0 ? static_cast<uint64_t>(options.seed) : std::random_device{}();
   if (std::string message = validate(sampling); !message.empty()) fail("{}", message);
   if (!options.prompts_path.empty()) {
     if (options.no_kv_cache) fail("--no-kv-cache works with --prompt only");
@@ -263,7 +272,11 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0.0f, 100.0f));
   command->add_option("--repeat-last-n", options->sampling.repetition_window, "Tokens the repetition penalty looks back over (default: 64)")
       ->check(CLI::Range(0, 1 << 24));
-  command->add_option("--seed", options->seed, "Random seed for reproducible sampling (default: random)");
+  command->add_option("--seed", options->seed, "Random seed for reproducible sampling; -1 picks one at random (default: -1)")
+      ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()));
+  command->add_option("-f,--file", options->prompt_file, "Read the prompt from this file, byte for byte")
+      ->excludes(prompt)
+      ->excludes(prompts);
   command->add_flag("--no-kv-cache", options->no_kv_cache, "Recompute the whole sequence at every step (slow; for comparison)");
   command->add_option("--parallel", options->parallel, "With --prompts: run at most N prompts at once, batched (default: 1)")
       ->check(CLI::Range(1, 1024));
@@ -271,7 +284,10 @@ void add_run_command(CLI::App& app) {
                       "With --prompts: tokens per engine step; longer prompts are prefilled in chunks (default: 512)")
       ->check(CLI::Range(1, 1 << 16));
   command->callback([options] {
-    if (options->prompt.empty() && options->prompts_path.empty()) fail("missing prompt: give --prompt TEXT or --prompts FILE");
+    if (!options->prompt_file.empty()) options->prompt = read_file(options->prompt_file);
+    if (options->prompt.empty() && options->prompts_path.empty()) {
+      fail("missing prompt: give --prompt TEXT, --file FILE or --prompts FILE");
+    }
     run(*options);
   });
 }

@@ -60,19 +60,26 @@ void score(const ScoreOptions& options) {
   if (tokens.size() < 2) fail("standard input holds {} token ids; scoring needs at least 2", tokens.size());
 
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
-  generator_opts.n_context = std::max(generator_opts.n_context, static_cast<int>(tokens.size()));
+  if (static_cast<int64_t>(tokens.size()) > generator_opts.n_context) {
+    fail("{} token ids do not fit the context of {} tokens; pass a larger -c (at most {})", tokens.size(),
+         generator_opts.n_context, loaded.model->config().n_context);
+  }
   generator_opts.kv_tokens = std::max<int64_t>(generator_opts.kv_tokens, static_cast<int64_t>(tokens.size()));
   generator_opts.prefix_cache = false;
   generator_opts.max_logit_rows = generator_opts.max_batch_tokens;
   Generator generator(*loaded.model, generator_opts);
 
+  // Open the output first, so a bad path fails before the computation.
+  std::FILE* out = nullptr;
+  if (!options.logits_path.empty()) {
+    out = std::fopen(options.logits_path.c_str(), "wb");
+    if (out == nullptr) fail("cannot write '{}': {}", options.logits_path, std::strerror(errno));
+  }
   std::vector<float> logits(tokens.size() * static_cast<size_t>(n_vocab));
   generator.score(tokens, logits.data());
   fmt::print("tokens: {}, perplexity: {:.4f}\n", tokens.size(), perplexity(tokens, logits, n_vocab));
 
-  if (!options.logits_path.empty()) {
-    std::FILE* out = std::fopen(options.logits_path.c_str(), "wb");
-    if (out == nullptr) fail("cannot write '{}': {}", options.logits_path, std::strerror(errno));
+  if (out != nullptr) {
     size_t written = std::fwrite(logits.data(), sizeof(float), logits.size(), out);
     bool closed = std::fclose(out) == 0;
     if (written != logits.size() || !closed) fail("cannot write '{}': disk full or I/O error", options.logits_path);

@@ -2,6 +2,8 @@
 // applies when an optional key is absent.
 #include "model/llama_config.h"
 
+#include <cmath>
+
 #include "util/error.h"
 
 namespace kvinfer {
@@ -25,11 +27,17 @@ void read_rope(const gguf::File& file, const std::string& arch, LlamaConfig& con
     fail("{}: invalid {}.rope.dimension_count {} for head size {}", file.path(), arch, config.rope_dim, config.head_dim);
   }
   config.rope_freq_base = static_cast<float>(file.get_float(arch + ".rope.freq_base").value_or(10000.0));
+  if (!std::isfinite(config.rope_freq_base) || config.rope_freq_base <= 1.0f) {
+    fail("{}: invalid value {} for '{}.rope.freq_base': must be a finite number > 1", file.path(), config.rope_freq_base, arch);
+  }
 
   // Linear scaling divides positions by the factor; other schemes change the model's
   // numerics and are rejected rather than silently ignored.
   std::string scaling(file.get_string(arch + ".rope.scaling.type").value_or("none"));
   double factor = file.get_float(arch + ".rope.scaling.factor").value_or(1.0);
+  if (!std::isfinite(factor) || factor < 0.0) {
+    fail("{}: invalid value {} for '{}.rope.scaling.factor'", file.path(), factor, arch);
+  }
   if (scaling == "linear" && factor > 0.0) {
     config.rope_position_scale = static_cast<float>(1.0 / factor);
   } else if (scaling != "none" && !(scaling == "linear" && factor == 0.0)) {
@@ -68,11 +76,18 @@ LlamaConfig LlamaConfig::from_gguf(const gguf::File& file) {
   }
 
   config.rms_eps = static_cast<float>(file.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-5));
+  if (!std::isfinite(config.rms_eps) || config.rms_eps <= 0.0f || config.rms_eps > 1.0f) {
+    fail("{}: invalid value {} for '{}.attention.layer_norm_rms_epsilon': must be in (0, 1]", file.path(), config.rms_eps, a);
+  }
   read_rope(file, a, config);
 
   const gguf::ArrayValue* tokens = file.get_array("tokenizer.ggml.tokens");
   config.n_vocab = tokens ? static_cast<int>(tokens->n_elements) : optional_positive(file, a + ".vocab_size", 0);
   if (config.n_vocab <= 0) fail("{}: missing vocabulary (tokenizer.ggml.tokens)", file.path());
+  if (tokens && file.find(a + ".vocab_size") && require_positive(file, a + ".vocab_size") != config.n_vocab) {
+    fail("{}: '{}.vocab_size' is {}, but tokenizer.ggml.tokens has {} tokens", file.path(), a,
+         require_positive(file, a + ".vocab_size"), config.n_vocab);
+  }
   return config;
 }
 
