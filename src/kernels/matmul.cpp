@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "kernels/quantize.h"
 #include "kernels/simd_reduce.h"
@@ -140,19 +141,45 @@ void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, i
     defined(__AVX512VNNI__)
 #define KVINFER_MATMUL_TOKEN_PAIRS 1
 
+// Weight rows unpacked once for all token tiles of a matmul: per block, the 32 unpacked
+// bytes, the scale d as f32 and the offset coefficient. The values are exactly those the
+// tile would compute from the GGUF blocks, so packed and direct tiles agree bit for bit.
+struct PackedRows {
+  std::vector<uint8_t> bytes;  // [R][n_blocks][32]
+  std::vector<float> scales;   // [R][n_blocks]
+  std::vector<float> offset_coefficients;  // [R][n_blocks]
+  int64_t n_blocks = 0;
+};
+
+template <typename Kernel, int R>
+void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
+  using Block = typename Kernel::Block;
+  const int64_t n_blocks = w.n_cols / kQuantBlock;
+  packed.n_blocks = n_blocks;
+  packed.bytes.resize(static_cast<size_t>(R * n_blocks) * 32);
+  packed.scales.resize(static_cast<size_t>(R * n_blocks));
+  packed.offset_coefficients.resize(static_cast<size_t>(R * n_blocks));
+  for (int r = 0; r < R; ++r) {
+    const Block* row = reinterpret_cast<const Block*>(w.row(row_begin + r));
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const size_t i = static_cast<size_t>(r * n_blocks + b);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&packed.bytes[i * 32]), Kernel::unpack(row[b]));
+      packed.scales[i] = f16_to_f32(row[b].d);
+      packed.offset_coefficients[i] = Kernel::offset_coefficient(row[b], packed.scales[i]);
+    }
+  }
+}
+
 // The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers: each register holds
 // the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane sees the
 // same operations in the same order as in the 256-bit tile, so the results are identical
 // bit for bit; the wider registers only halve the instruction count.
 template <typename Kernel, int R, int P>
 void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin,
-                          int64_t token_begin) {
-  using Block = typename Kernel::Block;
+                          int64_t token_begin, const PackedRows& packed) {
   constexpr int C = 2 * P;
   const int64_t n_blocks = w.n_cols / kQuantBlock;
 
-  const Block* rows[R];
-  for (int r = 0; r < R; ++r) rows[r] = reinterpret_cast<const Block*>(w.row(row_begin + r));
   const BlockQ8Act* acts = x.q8 + token_begin * n_blocks;
 
   // Offsets of the s fields of block 0 of each token, in floats, for the gather below.
@@ -173,8 +200,9 @@ void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float
     __m512i weights[R];
     float scales[R];
     for (int r = 0; r < R; ++r) {
-      weights[r] = _mm512_broadcast_i64x4(Kernel::unpack(rows[r][b]));
-      scales[r] = f16_to_f32(rows[r][b].d);
+      const size_t i = static_cast<size_t>(r * n_blocks + b);
+      weights[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&packed.bytes[i * 32])));
+      scales[r] = packed.scales[i];
     }
     for (int p = 0; p < P; ++p) {
       const BlockQ8Act& first = acts[(2 * p) * n_blocks + b];
@@ -193,7 +221,7 @@ void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float
       __m256 token_sums = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), s_base + b * sizeof(BlockQ8Act) / 4, s_index,
                                                    used_lanes, 4);
       for (int r = 0; r < R; ++r) {
-        __m256 coefficient = _mm256_set1_ps(Kernel::offset_coefficient(rows[r][b], scales[r]));
+        __m256 coefficient = _mm256_set1_ps(packed.offset_coefficients[static_cast<size_t>(r * n_blocks + b)]);
         offsets[r] = _mm256_add_ps(offsets[r], _mm256_mul_ps(coefficient, token_sums));
       }
     }
@@ -217,7 +245,13 @@ void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, i
   for (; r + kTileRows <= row_end; r += kTileRows) {
     int64_t t = 0;
 #if defined(KVINFER_MATMUL_TOKEN_PAIRS)
-    for (; t + 2 * kTilePairs <= x.n_tokens; t += 2 * kTilePairs) quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, x, y, r, t);
+    if (x.n_tokens >= 2 * kTilePairs) {
+      thread_local PackedRows packed;  // grows to the largest matrix once, then is reused
+      pack_rows<Kernel, kTileRows>(w, r, packed);
+      for (; t + 2 * kTilePairs <= x.n_tokens; t += 2 * kTilePairs) {
+        quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, x, y, r, t, packed);
+      }
+    }
 #endif
     for (; t + kTileTokens <= x.n_tokens; t += kTileTokens) quantized_tile<Kernel, kTileRows, kTileTokens>(w, x, y, r, t);
     for (; t < x.n_tokens; ++t) quantized_tile<Kernel, kTileRows, 1>(w, x, y, r, t);
