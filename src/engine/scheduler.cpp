@@ -29,9 +29,9 @@ void Scheduler::remove(Sequence* seq) {
 
 // One step, in three passes over a budget of max_batch_tokens:
 //   1. every running sequence that is decoding gets one token, in admission order. When
-//      the pool has no block for it, the most recently admitted sequence is preempted:
-//      its blocks are freed (its full blocks stay in the prefix cache, so recomputing is
-//      cheap) and it goes back to the front of the waiting queue;
+//      the pool has no block for it, the most recently admitted sequence is preempted.
+//      Its blocks are freed, and it goes back to the front of the waiting queue. Its full
+//      blocks stay in the prefix cache, so recomputing it later is cheap;
 //   2. running sequences still prefilling get the next chunk of their prompt;
 //   3. waiting sequences are admitted first come, first served, while the budget,
 //      max_seqs and the pool allow, each starting with a chunk of its prompt.

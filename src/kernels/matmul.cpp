@@ -89,12 +89,12 @@ struct Q8_0Kernel {
   static float offset_coefficient(const Block&, float) { return 0.0f; }
 };
 
-// One block per step on 256-bit registers. The per-output order (8 lanes of
-// (d_w * d_a) * dot accumulated by FMA over blocks, the offset terms summed separately,
-// lanes added pairwise at the end) is the order of ggml's vec_dot_q4_1_q8_1 and
+// One block per step on 256-bit registers. Each output accumulates, per block, the 8
+// lanes of (d_w * d_a) * dot by FMA and sums the offset terms separately. The lanes are
+// added pairwise at the end. That is the order of ggml's vec_dot_q4_1_q8_1 and
 // vec_dot_q8_0_q8_0 on x86, so with the same activation quantization the logits match
-// llama.cpp's exactly. A 512-bit variant was faster but reordered the sums; see
-// attention.cpp for why the order matters for a low-bit model.
+// llama.cpp's exactly. A 512-bit variant that reordered the sums was faster, but lost
+// that match; attention.cpp explains why the order matters for a low-bit model.
 template <typename Kernel, int R, int C>
 void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t token_begin) {
   using Block = typename Kernel::Block;
@@ -170,8 +170,8 @@ void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
   }
 }
 
-// The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers: each register holds
-// the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane sees the
+// The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers. Each register
+// carries the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane sees the
 // same operations in the same order as in the 256-bit tile, so the results are identical
 // bit for bit; the wider registers only halve the instruction count.
 template <typename Kernel, int R, int P>
