@@ -241,6 +241,22 @@ void run(const RunOptions& options) {
   print_kv_stats(generator);
 }
 
+// Accepts numbers in (0, limit]; CLI::Range would also admit 0.
+CLI::Validator positive_at_most(float limit) {
+  return CLI::Validator(
+      [limit](std::string& text) -> std::string {
+        float value = 0.0f;
+        try {
+          value = std::stof(text);
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (!(value > 0.0f && value <= limit)) return "value " + text + " is not in (0, " + fmt::format("{}", limit) + "]";
+        return "";
+      },
+      "FLOAT in (0, " + fmt::format("{}", limit) + "]");
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app) {
@@ -264,12 +280,13 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0.0f, 100.0f));
   command->add_option("--top-k", options->sampling.top_k, "Keep the K most likely tokens; 0 keeps all (default: 40)")
       ->check(CLI::Range(0, 1 << 30));
-  command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling probability mass (default: 0.95)")
-      ->check(CLI::Range(0.0f, 1.0f));
+  command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling probability mass, in (0, 1] (default: 0.95)")
+      ->check(positive_at_most(1.0f));
   command->add_option("--min-p", options->sampling.min_p, "Drop tokens below this fraction of the top probability (default: 0.05)")
       ->check(CLI::Range(0.0f, 1.0f));
-  command->add_option("--repeat-penalty", options->sampling.repetition_penalty, "Repetition penalty; 1 disables it (default: 1.0)")
-      ->check(CLI::Range(0.0f, 100.0f));
+  command->add_option("--repeat-penalty", options->sampling.repetition_penalty,
+                      "Repetition penalty, in (0, 100]; 1 disables it (default: 1.0)")
+      ->check(positive_at_most(100.0f));
   command->add_option("--repeat-last-n", options->sampling.repetition_window, "Tokens the repetition penalty looks back over (default: 64)")
       ->check(CLI::Range(0, 1 << 24));
   command->add_option("--seed", options->seed, "Random seed for reproducible sampling; -1 picks one at random (default: -1)")
