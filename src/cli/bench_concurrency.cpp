@@ -50,16 +50,10 @@ std::vector<std::vector<TokenId>> make_prompts(int n, const ConcurrencyOptions& 
 
 nlohmann::ordered_json measure(const LoadedModel& loaded, const GeneratorOptions& base, const ConcurrencyOptions& options,
                                int concurrency) {
-  EngineOptions engine_options;
-  engine_options.n_threads = base.n_threads;
-  engine_options.n_context = options.prompt_tokens + options.gen_tokens + 1;
-  engine_options.kv_tokens = static_cast<int64_t>(concurrency) * (options.prompt_tokens + options.gen_tokens + base.block_size);
-  engine_options.block_size = base.block_size;
-  engine_options.kv_type = base.kv_type;
-  engine_options.prefix_cache = base.prefix_cache;
-  engine_options.max_batch_tokens = options.max_batch_tokens;
-  engine_options.max_seqs = concurrency;
-  Engine engine(*loaded.model, *loaded.tokenizer, engine_options);
+  EngineOptions sized = engine_options(base, options.max_batch_tokens, concurrency);
+  sized.n_context = options.prompt_tokens + options.gen_tokens + 1;
+  sized.kv_tokens = static_cast<int64_t>(concurrency) * (options.prompt_tokens + options.gen_tokens + base.block_size);
+  Engine engine(*loaded.model, *loaded.tokenizer, sized);
   std::vector<std::vector<TokenId>> prompts = make_prompts(concurrency, options, loaded.model->config().n_vocab);
 
   std::mutex mutex;

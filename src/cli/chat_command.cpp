@@ -1,5 +1,5 @@
 // `kvinfer chat`: a multi-turn conversation in the terminal. Each turn renders the whole
-// conversation through the model's chat template; the prefix cache finds the earlier
+// conversation through the model's chat template. The prefix cache finds the earlier
 // turns' blocks, so only the new text is computed. A status line on standard error shows
 // how many prompt tokens came from the cache.
 #include <unistd.h>
@@ -84,15 +84,7 @@ void chat(const ChatOptions& options) {
   const std::string eos = token_text_or_empty(*loaded.tokenizer, loaded.tokenizer->eos());
 
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
-  EngineOptions engine_options;
-  engine_options.n_threads = generator_opts.n_threads;
-  engine_options.n_context = generator_opts.n_context;
-  engine_options.kv_tokens = generator_opts.kv_tokens;
-  engine_options.block_size = generator_opts.block_size;
-  engine_options.kv_type = generator_opts.kv_type;
-  engine_options.prefix_cache = generator_opts.prefix_cache;
-  engine_options.max_seqs = 1;
-  Engine engine(*loaded.model, *loaded.tokenizer, engine_options);
+  Engine engine(*loaded.model, *loaded.tokenizer, engine_options(generator_opts, 512, 1));
 
   std::vector<chat::ChatMessage> messages;
   if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});

@@ -84,4 +84,17 @@ GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel
   return result;
 }
 
+EngineOptions engine_options(const GeneratorOptions& generator, int max_batch_tokens, int max_seqs) {
+  EngineOptions result;
+  result.n_threads = generator.n_threads;
+  result.n_context = generator.n_context;
+  result.kv_tokens = generator.kv_tokens;
+  result.block_size = generator.block_size;
+  result.kv_type = generator.kv_type;
+  result.prefix_cache = generator.prefix_cache;
+  result.max_batch_tokens = max_batch_tokens;
+  result.max_seqs = max_seqs;
+  return result;
+}
+
 }  // namespace kvinfer::cli

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/engine.h"
 #include "engine/generator.h"
 #include "gguf/gguf_file.h"
 #include "model/llama_model.h"
@@ -44,5 +45,8 @@ int available_cores();
 
 // Generator options from the command line, validated; the model sizes --kv-memory.
 GeneratorOptions generator_options(const ModelOptions& options, const LlamaModel& model);
+
+// Engine options with the model, thread and KV settings of `generator`.
+EngineOptions engine_options(const GeneratorOptions& generator, int max_batch_tokens, int max_seqs);
 
 }  // namespace kvinfer::cli

@@ -139,25 +139,13 @@ GenerationStats generate_one(Generator& generator, const LoadedModel& loaded, co
   return stats;
 }
 
-EngineOptions engine_options(const GeneratorOptions& g, const RunOptions& options) {
-  EngineOptions e;
-  e.n_threads = g.n_threads;
-  e.n_context = g.n_context;
-  e.kv_tokens = g.kv_tokens;
-  e.block_size = g.block_size;
-  e.kv_type = g.kv_type;
-  e.prefix_cache = g.prefix_cache;
-  e.max_batch_tokens = options.max_batch_tokens;
-  e.max_seqs = options.parallel;
-  return e;
-}
-
 // Submits every prompt to the continuous-batching engine, at most --parallel running at
 // once, and prints the results in input order once all are done.
 void run_prompts(const RunOptions& options, const SamplingParams& sampling, const std::vector<PromptLine>& prompts) {
   LoadedModel loaded = load_model(options.model);
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
-  Engine engine(*loaded.model, *loaded.tokenizer, engine_options(generator_opts, options));
+  Engine engine(*loaded.model, *loaded.tokenizer,
+                engine_options(generator_opts, options.max_batch_tokens, options.parallel));
 
   std::vector<PromptResult> results(prompts.size());
   std::mutex mutex;

@@ -171,9 +171,9 @@ void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
 }
 
 // The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers. Each register
-// carries the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane sees the
-// same operations in the same order as in the 256-bit tile, so the results are identical
-// bit for bit; the wider registers only halve the instruction count.
+// carries the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane
+// goes through the same operations in the same order as in the 256-bit tile, so the
+// results are identical bit for bit. The wider registers only halve the instruction count.
 template <typename Kernel, int R, int P>
 void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin,
                           int64_t token_begin, const PackedRows& packed) {
