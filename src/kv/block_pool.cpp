@@ -21,6 +21,7 @@ void BlockPool::unlink(int32_t block) {
   prev_[block] = next_[block] = kNone;
   in_queue_[block] = false;
   --n_free_;
+  if (hashes_[block]) --n_free_cached_;
 }
 
 void BlockPool::push_back(int32_t block) {
@@ -31,6 +32,7 @@ void BlockPool::push_back(int32_t block) {
   if (head_ == kNone) head_ = block;
   in_queue_[block] = true;
   ++n_free_;
+  if (hashes_[block]) ++n_free_cached_;
 }
 
 std::optional<BlockId> BlockPool::allocate() {
@@ -65,7 +67,8 @@ std::optional<BlockId> BlockPool::find_cached(BlockHash hash) const {
 }
 
 void BlockPool::set_hash(BlockId block, BlockHash hash) {
-  if (hashes_[block.value] || cached_.count(hash.value) != 0) return;
+  // Only blocks in use get a hash, so the free-cached count never misses one.
+  if (ref_counts_[block.value] == 0 || hashes_[block.value] || cached_.count(hash.value) != 0) return;
   hashes_[block.value] = hash;
   cached_.emplace(hash.value, block.value);
 }

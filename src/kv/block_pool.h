@@ -34,6 +34,7 @@ class BlockPool {
   int32_t n_free() const { return n_free_; }
   int32_t n_used() const { return n_blocks() - n_free_; }
   int64_t n_evictions() const { return n_evictions_; }
+  int32_t n_free_cached() const { return n_free_cached_; }  // free blocks that still have a hash
 
   // Takes the least recently released free block, with ref_count 1 and no hash.
   // Returns nullopt when no block is free.
@@ -49,8 +50,9 @@ class BlockPool {
   // The cached block with this hash, if any.
   std::optional<BlockId> find_cached(BlockHash hash) const;
 
-  // Records that `block` (in use, full) contains the K/V of the prefix `hash`. A block
-  // already cached, or a hash already owned by another block, leaves things unchanged.
+  // Records that `block` (in use, full) contains the K/V of the prefix `hash`. A free
+  // block, a block already cached, or a hash already owned by another block leaves
+  // things unchanged.
   void set_hash(BlockId block, BlockHash hash);
 
   int32_t ref_count(BlockId block) const { return ref_counts_[block.value]; }
@@ -74,6 +76,7 @@ class BlockPool {
   int32_t head_ = kNone;
   int32_t tail_ = kNone;
   int32_t n_free_ = 0;
+  int32_t n_free_cached_ = 0;
   int64_t n_evictions_ = 0;
 };
 

@@ -133,7 +133,7 @@ KvCacheStats KvCacheManager::stats() const {
   KvCacheStats stats;
   stats.n_blocks_total = pool_.n_blocks();
   stats.n_blocks_used = pool_.n_used();
-  for (BlockId block : pool_.free_queue()) stats.n_blocks_cached += pool_.hash_of(block) ? 1 : 0;
+  stats.n_blocks_cached = pool_.n_free_cached();
   stats.n_prefix_query_tokens = n_query_tokens_;
   stats.n_prefix_hit_tokens = n_hit_tokens_;
   stats.n_evictions = pool_.n_evictions();

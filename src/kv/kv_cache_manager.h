@@ -1,6 +1,6 @@
 // Maps sequences to KV blocks: one block table per sequence, prefix reuse through the
 // block pool's hash index, copy-on-write for forked sequences, and the counters the
-// server's metrics report. The scheduler sees block counts and ids from here, never
+// server's metrics report. The scheduler gets block counts and ids from here, never
 // KV bytes.
 //
 // Prefix matching (the algorithm behind admit()):

@@ -1,5 +1,6 @@
-// XXH3 (64-bit) over the parent hash and the token ids; XXH3 is fast enough to hash
-// every prompt block and has no known collisions at this size in practice.
+// XXH3 (64-bit) over the parent hash and the token ids, fast enough to hash every prompt
+// block. A collision would let two different prefixes share K/V. For n cached blocks its
+// chance is about n^2 / 2^65, under 1e-10 for a million blocks (an estimate).
 #include "kv/prefix_hash.h"
 
 #include <xxhash.h>
