@@ -1,6 +1,6 @@
 // For each concurrency C: C requests with random prompts of P tokens (the first S shared),
 // submitted together at t0, each generating exactly G tokens greedily (end-of-generation
-// ignored). Reported, with the definitions of bench/llama_cpp_batched.py:
+// ignored). The figures below use the definitions of bench/llama_cpp_batched.py.
 //   tokens_per_second         C * G / (last token time - t0), prefill included
 //   decode_tokens_per_second  C * (G - 1) / (last token time - latest first-token time)
 //   ttft_ms_p50 / p95         per sequence, first token time - t0

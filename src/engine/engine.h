@@ -27,7 +27,7 @@ namespace kvinfer {
 
 struct EngineOptions {
   int n_threads = 2;
-  int n_context = 4096;         // longest sequence; clipped to the model's context
+  int n_context = 4096;         // maximum sequence length, clipped to the model's context
   int64_t kv_tokens = 0;        // KV pool size in positions; 0 means max(n_context, 8192)
   int block_size = 16;
   DType kv_type = DType::F16;

@@ -23,7 +23,7 @@ namespace kvinfer {
 
 struct GeneratorOptions {
   int n_threads = 2;
-  int n_context = 4096;        // longest sequence; clipped to the model's context
+  int n_context = 4096;        // maximum sequence length, clipped to the model's context
   int64_t kv_tokens = 0;       // KV pool size in positions; 0 means n_context
   int max_batch_tokens = 512;  // prompt tokens per forward pass
   int max_logit_rows = 1;      // rows of logits one pass may return (score needs a whole chunk)

@@ -8,8 +8,8 @@
 // Matching the order keeps kvinfer's logits within noise of llama.cpp's:
 //   - with an F16 cache, the query and the softmax weights are rounded to f16 before
 //     their dot products, as ggml converts them to the cache's type;
-//   - a dot product over n elements keeps 4 accumulators of 16 lanes, element i going
-//     to accumulator (i % 64) / 16, lane i % 16; the accumulators are added as
+//   - a dot product over n elements keeps 4 accumulators of 16 lanes. Element i goes to
+//     accumulator (i % 64) / 16, lane i % 16. The accumulators are added as
 //     (a0 + a2) + (a1 + a3), then the 16 lanes pairwise (8 + 8, 4 + 4, 2 + 2, 1 + 1).
 //     Elements past the last multiple of 64 are added one by one in double;
 //   - softmax sums exp() per 16 positions in f32 (same lane order), those sums in

@@ -8,7 +8,7 @@ namespace kvinfer {
 
 constexpr int kQuantBlock = 32;  // elements per block of every type below
 
-// Q4_0: value = d * (q - 8), q in [0, 15]. qs[j] holds element j in its low nibble and
+// Q4_0: value = d * (q - 8), q in [0, 15]. qs[j] stores element j in its low nibble and
 // element j + 16 in its high nibble.
 struct BlockQ4_0 {
   uint16_t d;  // f16
