@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   kvinfer::cli::add_bench_command(app);
   kvinfer::cli::add_template_command(app);
   kvinfer::cli::add_chat_command(app);
+  kvinfer::cli::add_serve_command(app);
 
   // CLI11 reports an unknown first word as a missing subcommand; name it instead.
   if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {

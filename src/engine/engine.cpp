@@ -64,6 +64,7 @@ Engine::Engine(const LlamaModel& model, const Tokenizer& tokenizer, const Engine
   plan_.chunks.reserve(max_chunks);
   logits_.resize(max_chunks * model.config().n_vocab);
   logprob_scratch_.resize(model.config().n_vocab);
+  publish_stats();  // stats() is valid before the thread runs
   thread_ = std::thread([this] { loop(); });
 }
 
