@@ -104,7 +104,7 @@ void serve(const ServeOptions& options) {
 void add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* command = app.add_subcommand(
-      "serve", "Serve the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models), /metrics and a web chat page at /");
+      "serve", "Serve the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models), /health, /metrics, /stats and a web chat page at /");
   add_model_options(*command, options->model);
   command->add_option("--host", options->host, "Address to listen on (default: 127.0.0.1, this machine only)");
   command->add_option("--port", options->port, "Port to listen on; 0 picks a free one (default: 8080)")->check(CLI::Range(0, 65535));

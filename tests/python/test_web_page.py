@@ -2,7 +2,7 @@
 Selenium: streamed replies, the settings panel and the KV cache panel fed from /stats.
 
 Needs Debian's `chromium` and `chromium-driver` packages. The chat test saves a
-screenshot to build/test-artifacts/web-chat.png."""
+screenshot to tests/artifacts/web-chat.png."""
 
 import pathlib
 import re
@@ -20,7 +20,7 @@ from server_process import ServerProcess
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
-ARTIFACTS = ROOT / "build" / "test-artifacts"
+ARTIFACTS = ROOT / "tests" / "artifacts"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 REPLY_TIMEOUT_S = 60
