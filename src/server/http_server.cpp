@@ -1,6 +1,14 @@
 #include "server/http_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
 
 #include <ctime>
 #include <functional>
@@ -18,7 +26,7 @@ namespace kvinfer::server {
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
 
-// How long a streaming worker waits for engine events before checking the connection.
+// How long a worker waits for engine events before checking the connection.
 constexpr auto kStreamPollInterval = std::chrono::milliseconds(100);
 
 // One completion request: written by the engine's callback, read by the HTTP worker.
@@ -62,6 +70,52 @@ class ScopeExit {
  private:
   std::function<void()> on_exit_;
 };
+
+// Returns the address and port of a socket address as text, or "" for other families.
+std::pair<std::string, int> address_and_port(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text));
+    return {text, ntohs(v4.sin_port)};
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text));
+    return {text, ntohs(v6.sin6_port)};
+  }
+  return {"", -1};
+}
+
+// Finds the descriptor of the connection a request came in on, by matching both ends'
+// addresses against this process's open sockets. Returns -1 when none matches.
+// httplib 0.11 does not give handlers the socket, and a non-streaming handler needs it to
+// notice that its client left.
+int connection_socket(const httplib::Request& request) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    const std::string name = entry.path().filename().string();
+    int fd = -1;
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_size = sizeof(local), peer_size = sizeof(peer);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0) continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) continue;
+    if (address_and_port(local) == std::pair(request.local_addr, request.local_port) &&
+        address_and_port(peer) == std::pair(request.remote_addr, request.remote_port)) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// True when the client closed its side of the connection. Peeking leaves any data that
+// arrived (a next request on a kept-alive connection) for httplib to read.
+bool client_closed(int fd) {
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 bool is_last_event(const OutputEvent& event) {
   return event.kind == OutputEvent::Kind::RequestFinished || event.kind == OutputEvent::Kind::Error;
@@ -193,14 +247,14 @@ void HttpServer::add_routes() {
                message);
   });
   http.set_exception_handler([this](const httplib::Request&, httplib::Response& response, std::exception_ptr thrown) {
-    std::string what = "unknown error";
+    std::string description = "unknown error";
     try {
       std::rethrow_exception(thrown);
     } catch (const std::exception& e) {
-      what = e.what();
+      description = e.what();
     } catch (...) {
     }
-    ApiError error{500, fmt::format("internal error: {}", what)};
+    ApiError error{500, fmt::format("internal error: {}", description)};
     error.type = "server_error";
     send_error(response, error);
   });
@@ -306,10 +360,18 @@ void HttpServer::handle_completion(Endpoint endpoint, const httplib::Request& re
     stream_response(context, response);
     return;
   }
+  // Wait for the whole reply, checking between events that the client is still there.
+  const int socket = connection_socket(request);
+  bool cancelled = false;
   std::vector<OutputEvent> events;
   while (!context->response.finished()) {
-    context->wait_events(events, std::chrono::milliseconds(1000));
+    context->wait_events(events, kStreamPollInterval);
     for (const OutputEvent& event : events) context->response.record(event);
+    if (!cancelled && socket >= 0 && !context->response.finished() && client_closed(socket)) {
+      fmt::print(stderr, "kvinfer: request {}: the client closed the connection; cancelled\n", context->id.value);
+      engine_.cancel(context->id);
+      cancelled = true;
+    }
   }
   if (!context->response.error().empty()) {
     send_error(response, invalid_param(prompt_param, context->response.error()));

@@ -399,19 +399,30 @@ def test_metrics_pass_promtool(server, client):
 # --- disconnects -----------------------------------------------------------------------------
 
 
-def test_disconnect_cancels_the_request(server):
+def start_request_and_disconnect(server, body, wait_for_events, tokens_before):
+    """Sends a long request over a raw socket and closes the socket once it is running."""
     host, port = server.base_url.removeprefix("http://").split(":")
-    before = server.get_json("/stats")["generation_tokens_total"]
-    body = json.dumps({"prompt": "Tell me a very long story.", "max_tokens": 1500, "ignore_eos": True,
-                       "stream": True}).encode()
     sock = socket.create_connection((host, int(port)), timeout=60)
     sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    received = b""
-    while received.count(b"data: ") < 5:
-        received += sock.recv(65536)
+    if wait_for_events:
+        received = b""
+        while received.count(b"data: ") < 5:
+            received += sock.recv(65536)
+    else:
+        deadline = time.monotonic() + 30
+        while server.get_json("/stats")["generation_tokens_total"] < tokens_before + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert server.get_json("/stats")["kv_blocks_used"] > 0
     sock.close()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_disconnect_cancels_the_request(server, stream):
+    before = server.get_json("/stats")["generation_tokens_total"]
+    body = json.dumps({"prompt": "Tell me a very long story.", "max_tokens": 1500, "ignore_eos": True,
+                       "stream": stream}).encode()
+    start_request_and_disconnect(server, body, wait_for_events=stream, tokens_before=before)
     stats = server.wait_until_idle(timeout=20)
     # The request ended long before its 1500 tokens.
     assert stats["generation_tokens_total"] - before < 500
