@@ -25,7 +25,7 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
   command.add_option("--kv-type", options.kv_type, "KV cache element type: f16, q8_0 or f32 (default: f16)")
       ->check(CLI::IsMember({"f16", "q8_0", "f32"}));
   CLI::Option* kv_tokens = command.add_option("--kv-tokens", options.kv_tokens,
-                                              "KV cache size in positions, shared by all sequences (default: the context size)")
+                                              "KV cache size in positions, shared by all sequences (default: the context size, and at least 8192 for serve, chat, run --prompts and bench --concurrency)")
                                ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
   command.add_option("--kv-memory", options.kv_memory, "KV cache size in bytes, e.g. 512M or 2G (instead of --kv-tokens)")
       ->excludes(kv_tokens);

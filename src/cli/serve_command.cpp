@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -27,6 +28,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;
+  bool api_key_given = false;
   std::string model_name;
   std::string max_body_size = "4M";
   int n_http_threads = 64;
@@ -42,9 +44,12 @@ void watch_signals(server::HttpServer& http, const sigset_t& signals, const std:
   while (!done.load()) {
     const int signal_number = sigtimedwait(&signals, nullptr, &poll);
     if (signal_number <= 0) continue;
-    fmt::print(stderr, "kvinfer: received {}; finishing in-flight requests (send it again to cancel them)\n",
-               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-    http.request_shutdown();
+    const char* name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+    if (http.request_shutdown()) {
+      fmt::print(stderr, "kvinfer: received {} again; cancelling in-flight requests\n", name);
+    } else {
+      fmt::print(stderr, "kvinfer: received {}; finishing in-flight requests (send it again to cancel them)\n", name);
+    }
   }
 }
 
@@ -62,6 +67,10 @@ void serve(const ServeOptions& options) {
   server::ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
+  const char* key_variable = std::getenv("KVINFER_API_KEY");
+  if ((options.api_key_given || key_variable != nullptr) && options.api_key.empty()) {
+    fail("--api-key (or KVINFER_API_KEY) is empty: give a key, or leave it out to serve without one");
+  }
   server_options.api_key = options.api_key;
   server_options.n_http_threads = options.n_http_threads;
   server_options.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_s);
@@ -75,7 +84,12 @@ void serve(const ServeOptions& options) {
       options.model_name.empty() ? std::filesystem::path(loaded.file->path()).stem().string() : options.model_name;
   std::unique_ptr<chat::ChatTemplate> chat_template;
   if (std::optional<std::string_view> source = loaded.file->get_string("tokenizer.chat_template")) {
-    chat_template = std::make_unique<chat::ChatTemplate>(std::string(*source));
+    // Any conversation that fits in a request body must also fit in the rendered prompt.
+    // A prompt too long for the context then gets the usual context-length error.
+    chat::RenderLimits limits;
+    limits.max_output_bytes = std::max<size_t>(limits.max_output_bytes, 2 * server_options.max_body_bytes);
+    limits.max_total_string_bytes = std::max<uint64_t>(limits.max_total_string_bytes, 64 * uint64_t{limits.max_output_bytes});
+    chat_template = std::make_unique<chat::ChatTemplate>(std::string(*source), limits);
   } else {
     fmt::print(stderr, "warning: the model has no chat template; /v1/chat/completions will reject every request\n");
   }
@@ -87,7 +101,8 @@ void serve(const ServeOptions& options) {
   const EngineStats stats = engine.stats();
   fmt::print(stderr, "kvinfer: model {}, context {} tokens, KV pool {} blocks of {} positions ({})\n", server_options.model_name,
              engine.n_context(), stats.kv.n_blocks_total, engine.kv_layout().block_size, options.model.kv_type);
-  fmt::print(stderr, "kvinfer: listening on http://{}:{} (web chat at /, OpenAI API at /v1)\n", options.host, port);
+  const std::string url_host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+  fmt::print(stderr, "kvinfer: listening on http://{}:{} (web chat at /, OpenAI API at /v1)\n", url_host, port);
   std::fflush(stderr);
 
   std::atomic<bool> done{false};
@@ -108,8 +123,8 @@ void add_serve_command(CLI::App& app) {
   add_model_options(*command, options->model);
   command->add_option("--host", options->host, "Address to listen on (default: 127.0.0.1, this machine only)");
   command->add_option("--port", options->port, "Port to listen on; 0 picks a free one (default: 8080)")->check(CLI::Range(0, 65535));
-  command->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' on /v1/ routes")
-      ->envname("KVINFER_API_KEY");
+  CLI::Option* api_key = command->add_option("--api-key", options->api_key, "Require 'Authorization: Bearer KEY' on /v1/ routes")
+                             ->envname("KVINFER_API_KEY");
   command->add_option("--served-model-name", options->model_name, "Model id in /v1/models and responses (default: the file name)");
   command->add_option("--max-body-size", options->max_body_size, "Largest request body, e.g. 512K or 4M (default: 4M)");
   command->add_option("--http-threads", options->n_http_threads, "Connections served at once (default: 64)")
@@ -120,7 +135,10 @@ void add_serve_command(CLI::App& app) {
   command->add_option("--shutdown-timeout", options->shutdown_timeout_s,
                       "Seconds in-flight requests may finish after SIGINT or SIGTERM before they are cancelled (default: 30)")
       ->check(CLI::Range(0, 86400));
-  command->callback([options] { serve(*options); });
+  command->callback([options, api_key] {
+    options->api_key_given = api_key->count() > 0;
+    serve(*options);
+  });
 }
 
 }  // namespace kvinfer::cli

@@ -185,7 +185,10 @@ std::unique_ptr<Sequence> Engine::make_sequence(RequestState& state, int index, 
   seq->n_prompt = static_cast<int>(r.prompt.size());
   seq->tokens = std::move(tokens);
   seq->tokens.reserve(std::min<size_t>(r.prompt.size() + r.max_tokens, n_context_));
-  seq->max_positions = std::min<int64_t>(static_cast<int64_t>(r.prompt.size()) + r.max_tokens, n_context_);
+  // A sequence also ends ("length") when it would outgrow the whole pool, so it can always
+  // run once the sequences ahead of it are preempted.
+  const int64_t pool_positions = static_cast<int64_t>(kv_manager_.pool().n_blocks()) * options_.block_size;
+  seq->max_positions = std::min({static_cast<int64_t>(r.prompt.size()) + r.max_tokens, static_cast<int64_t>(n_context_), pool_positions});
   seq->cache_salt = r.cache_salt;
   SamplingParams sampling = r.sampling;
   sampling.seed += static_cast<uint64_t>(index);
@@ -232,10 +235,20 @@ void Engine::fail_request(RequestState& state, const std::string& message) {
 
 void Engine::step() {
   scheduler_.schedule(plan_);
-  for (Sequence* seq : plan_.never_fit) {
-    fail_request(*seq->request, fmt::format("the sequence needs {} KV blocks, more than the pool's {}",
-                                            kv_manager_.blocks_for(static_cast<int64_t>(seq->tokens.size())),
-                                            kv_manager_.pool().n_blocks()));
+  if (!plan_.never_fit.empty()) {
+    // Fail each such request once, and drop its other sequences' chunks from this step
+    // first: failing a request destroys its sequences.
+    std::vector<std::pair<RequestState*, std::string>> failed;
+    for (Sequence* seq : plan_.never_fit) {
+      if (std::any_of(failed.begin(), failed.end(), [&](const auto& f) { return f.first == seq->request; })) continue;
+      failed.emplace_back(seq->request, fmt::format("the sequence needs {} KV blocks, more than the pool's {}",
+                                                    kv_manager_.blocks_for(static_cast<int64_t>(seq->tokens.size())),
+                                                    kv_manager_.pool().n_blocks()));
+    }
+    std::erase_if(plan_.chunks, [&](const ScheduledChunk& chunk) {
+      return std::any_of(failed.begin(), failed.end(), [&](const auto& f) { return f.first == chunk.seq->request; });
+    });
+    for (auto& [request, message] : failed) fail_request(*request, message);
   }
   for (const BlockCopy& copy : plan_.copies) {
     std::memcpy(kv_.block(copy.destination.value), kv_.block(copy.source.value), kv_.layout().block_bytes());
@@ -340,7 +353,7 @@ void Engine::sample_token(Sequence* seq, std::span<const float> logits) {
   std::string finish_reason;
   if (seq->stop_matcher->stopped() || end_of_generation) {
     finish_reason = "stop";
-  } else if (seq->n_generated() >= r.max_tokens || static_cast<int>(seq->tokens.size()) >= n_context_) {
+  } else if (seq->n_generated() >= r.max_tokens || static_cast<int64_t>(seq->tokens.size()) >= seq->max_positions) {
     finish_reason = "length";
   }
 

@@ -23,7 +23,7 @@ struct Sequence {
   std::vector<TokenId> tokens;  // prompt, then generated tokens
   int n_prompt = 0;
   int n_computed = 0;           // leading tokens whose K/V are in the cache
-  int64_t max_positions = 0;    // prompt + max_tokens, capped by the context
+  int64_t max_positions = 0;    // prompt + max_tokens, capped by the context and the pool size
   std::string cache_salt;
   int n_cached_tokens = -1;     // prompt tokens found in the prefix cache at first admission
   bool finished = false;

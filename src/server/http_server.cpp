@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -155,6 +156,12 @@ HttpServer::HttpServer(Engine& engine, const Tokenizer& tokenizer, const chat::C
   const int n_threads = options_.n_http_threads;
   http_->new_task_queue = [n_threads] { return new httplib::ThreadPool(n_threads); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  // httplib's default sets SO_REUSEPORT, which lets a second server listen on a port in
+  // use. SO_REUSEADDR alone still allows a quick restart while old connections linger.
+  http_->set_socket_options([](int socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   add_routes();
 }
 
@@ -202,9 +209,16 @@ void HttpServer::add_routes() {
   });
 
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& response) {
-    Json model = {{"id", options_.model_name}, {"object", "model"}, {"created", created_}, {"owned_by", "kvinfer"},
-                  {"max_model_len", engine_.n_context()}};
-    response.set_content(dump_json({{"object", "list"}, {"data", Json::array({model})}}), "application/json");
+    response.set_content(dump_json({{"object", "list"}, {"data", Json::array({model_json()})}}), "application/json");
+  });
+  http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& request, httplib::Response& response) {
+    const std::string id = request.matches[1];
+    if (id != options_.model_name) {
+      send_error(response, ApiError{404, fmt::format("model '{}' not found; this server serves '{}'", id, options_.model_name),
+                                    "model", "model_not_found"});
+      return;
+    }
+    response.set_content(dump_json(model_json()), "application/json");
   });
 
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
@@ -222,9 +236,13 @@ void HttpServer::add_routes() {
     handle_completion(Endpoint::Completions, request, response);
   });
   for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
-    http.Get(path, [this, path](const httplib::Request&, httplib::Response& response) {
-      send_error(response, ApiError{405, fmt::format("{} accepts POST only", path)});
-    });
+    auto wrong_method = [this, path](const httplib::Request& request, httplib::Response& response) {
+      send_error(response, ApiError{405, fmt::format("{} accepts POST only, not {}", path, request.method)});
+    };
+    http.Get(path, wrong_method);
+    http.Put(path, wrong_method);
+    http.Patch(path, wrong_method);
+    http.Delete(path, wrong_method);
   }
 
   // Every error status gets an OpenAI error object, also those httplib sets itself
@@ -236,6 +254,7 @@ void HttpServer::add_routes() {
       switch (response.status) {
         case 404: message = fmt::format("no route for {} {}", request.method, request.path); break;
         case 413: message = fmt::format("the request body is larger than the limit of {} bytes", options_.max_body_bytes); break;
+        case 400: message = "malformed or incomplete HTTP request (check the request line, headers and Content-Length)"; break;
         default: message = fmt::format("{} {} failed with HTTP status {}", request.method, request.path, response.status); break;
       }
       send_error(response, ApiError{response.status, std::move(message), "", "", error_type(response.status)});
@@ -258,6 +277,11 @@ void HttpServer::add_routes() {
     error.type = "server_error";
     send_error(response, error);
   });
+}
+
+nlohmann::ordered_json HttpServer::model_json() const {
+  return {{"id", options_.model_name}, {"object", "model"}, {"created", created_}, {"owned_by", "kvinfer"},
+          {"max_model_len", engine_.n_context()}};
 }
 
 std::string HttpServer::stats_json() const {
@@ -412,12 +436,21 @@ void HttpServer::stream_response(const std::shared_ptr<RequestContext>& context,
 
 int HttpServer::bind() {
   if (options_.port < 0 || options_.port > 65535) fail("invalid port {}: must be between 0 and 65535", options_.port);
+  if (options_.host.empty()) fail("invalid host '': give an address such as 127.0.0.1, ::1 or 0.0.0.0");
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int status = getaddrinfo(options_.host.c_str(), nullptr, &hints, &found); status != 0) {
+    fail("invalid host '{}': {}", options_.host, gai_strerror(status));
+  }
+  freeaddrinfo(found);
   int port = options_.port;
   if (port == 0) {
     port = http_->bind_to_any_port(options_.host);
-    if (port < 0) fail("cannot listen on {}: no free port", options_.host);
+    if (port < 0) fail("cannot listen on {}: no free port, or the address is not on this machine", options_.host);
   } else if (!http_->bind_to_port(options_.host, port)) {
-    fail("cannot listen on {}:{} (is the address valid and the port free?)", options_.host, port);
+    fail("cannot listen on {}:{}: the port is in use, or the address is not on this machine", options_.host, port);
   }
   return port;
 }
@@ -436,11 +469,13 @@ void HttpServer::serve() {
   listener.join();
 }
 
-void HttpServer::request_shutdown() {
+bool HttpServer::request_shutdown() {
   std::lock_guard lock(active_mutex_);
-  if (draining_) cancelling_ = true;
+  const bool cancel = draining_;
+  cancelling_ = cancelling_ || cancel;
   draining_ = true;
   active_changed_.notify_all();
+  return cancel;
 }
 
 }  // namespace kvinfer::server

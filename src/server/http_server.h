@@ -57,16 +57,17 @@ class HttpServer {
   // Serves until a shutdown was requested and every in-flight request has ended.
   void serve();
 
-  // Thread-safe and returns at once. The first call stops taking new requests and lets
-  // in-flight ones finish for up to shutdown_timeout, then cancels them; a second call
-  // cancels them at once.
-  void request_shutdown();
+  // Stops the server, thread-safe and without waiting. The first call stops taking new
+  // requests and lets in-flight ones finish for up to shutdown_timeout, then cancels
+  // them. A second call cancels them at once, and returns true.
+  bool request_shutdown();
 
  private:
   void add_routes();
   bool authorized(const httplib::Request& request, httplib::Response& response) const;
   void handle_completion(Endpoint endpoint, const httplib::Request& request, httplib::Response& response);
   void stream_response(const std::shared_ptr<RequestContext>& context, httplib::Response& response);
+  nlohmann::ordered_json model_json() const;
   std::string stats_json() const;
 
   // Counts a completion request in flight. Returns false while shutting down.

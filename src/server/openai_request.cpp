@@ -174,6 +174,9 @@ Json checked_messages(const Json& body) {
     if (role_name != "system" && role_name != "user" && role_name != "assistant" && role_name != "tool") {
       fail_value(param + ".role", fmt::format("'{}' (must be system, developer, user, assistant or tool)", role->get<std::string>()));
     }
+    if (auto calls = message.find("tool_calls"); calls != message.end() && !calls->is_null() && !(calls->is_array() && calls->empty())) {
+      throw invalid_param(param + ".tool_calls", fmt::format("'{}.tool_calls' is not supported: kvinfer does not call tools", param));
+    }
     std::optional<std::string> content = message_content(message, param + ".content");
     Json normalized = {{"role", role_name}, {"content", content ? Json(*content) : Json(nullptr)}};
     for (auto field = message.begin(); field != message.end(); ++field) {
@@ -209,9 +212,9 @@ std::variant<CompletionCall, ApiError> RequestParser::parse(Endpoint endpoint, s
     parsed = Json::parse(body);
   } catch (const Json::exception& e) {
     // nlohmann's messages start with "[json.exception.parse_error.101] "; keep the rest.
-    std::string_view what = e.what();
-    if (size_t end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
-    return ApiError{400, fmt::format("the request body is not valid JSON: {}", what)};
+    std::string_view reason = e.what();
+    if (size_t end = reason.find("] "); end != std::string_view::npos) reason.remove_prefix(end + 2);
+    return ApiError{400, fmt::format("the request body is not valid JSON: {}", reason)};
   }
   if (!parsed.is_object()) return ApiError{400, fmt::format("the request body must be a JSON object, got {}", type_name(parsed))};
   try {
@@ -245,6 +248,9 @@ CompletionCall RequestParser::parse_object(Endpoint endpoint, const Json& body) 
   sampling.min_p = static_cast<float>(fields.number("min_p", 0.0, 1.0).value_or(0.0));
   sampling.repetition_penalty = static_cast<float>(fields.number("repetition_penalty", 0.0, 100.0, true).value_or(1.0));
   if (const Json* seed = fields.find("seed")) {
+    if (seed->is_number_float() && std::isfinite(seed->get<double>()) && seed->get<double>() == std::floor(seed->get<double>())) {
+      fail_value("seed", fmt::format("{} is out of range (must fit in 64 bits)", seed->dump()));
+    }
     if (!seed->is_number_integer()) fail_type("seed", "an integer", *seed);
     sampling.seed = seed->is_number_unsigned() ? seed->get<uint64_t>() : static_cast<uint64_t>(seed->get<int64_t>());
   } else {

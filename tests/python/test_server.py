@@ -15,6 +15,7 @@ import time
 import openai
 import pytest
 
+from conftest import KVINFER
 from server_process import ServerProcess
 
 QUESTION = "What is the capital of France?"
@@ -70,9 +71,14 @@ def test_health_models_and_unknown_routes(server, client):
     status, _, body = raw_request(server, "GET", "/v1/nothing-here")
     assert status == 404
     assert json.loads(body)["error"]["message"] == "no route for GET /v1/nothing-here"
-    status, _, body = raw_request(server, "GET", "/v1/chat/completions")
-    assert status == 405
-    assert "POST" in json.loads(body)["error"]["message"]
+    for method in ("GET", "DELETE"):
+        status, _, body = raw_request(server, method, "/v1/chat/completions")
+        assert status == 405
+        assert "POST" in json.loads(body)["error"]["message"]
+    assert client.models.retrieve("SmolLM2-135M-Instruct.Q4_1").id == "SmolLM2-135M-Instruct.Q4_1"
+    with pytest.raises(openai.NotFoundError) as error:
+        client.models.retrieve("gpt-4")
+    assert error.value.response.json()["error"]["code"] == "model_not_found"
 
 
 # --- chat and completions -------------------------------------------------------------
@@ -286,6 +292,7 @@ def assert_error(error, status, param=None, code=None):
     ({"stop": ""}, "stop"),
     ({"stop": [1, 2]}, "stop"),
     ({"seed": "abc"}, "seed"),
+    ({"seed": 2**64}, "seed"),
     ({"stream": "yes"}, "stream"),
     ({"presence_penalty": 1.0}, "presence_penalty"),
     ({"extra_body": {"top_k": -7}}, "top_k"),
@@ -306,6 +313,10 @@ def test_invalid_chat_fields(client, kwargs, param):
     ([{"role": "wizard", "content": "hi"}], "messages[0].role"),
     ([{"role": "user", "content": 42}], "messages[0].content"),
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}], "messages[0].content[0]"),
+    ([{"role": "user", "content": "a"},
+      {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function",
+                                                           "function": {"name": "f", "arguments": "{}"}}]}],
+     "messages[1].tool_calls"),
     (["not an object"], "messages[0]"),
 ])
 def test_invalid_messages(client, messages, param):
@@ -506,3 +517,38 @@ def test_second_sigint_cancels_at_once():
     assert process.process.wait(30) == 0, process.log
     thread.join(30)
     assert result["finish"] == ["cancelled"]
+
+
+def test_replies_stop_at_the_pool_size():
+    """Four samples that each want more positions than a 4-block pool end with "length"."""
+    process = ServerProcess("-c", "256", "--kv-tokens", "64")
+    try:
+        client = openai.OpenAI(base_url=process.base_url + "/v1", api_key="unused", max_retries=0)
+        response = client.completions.create(model="m", prompt="Hello", max_tokens=100, n=4,
+                                             extra_body={"ignore_eos": True})
+        assert [c.finish_reason for c in response.choices] == ["length"] * 4
+        assert response.usage.completion_tokens == 4 * 63
+        assert process.get_json("/health") == {"status": "ok"}
+        assert process.wait_until_idle()["kv_blocks_used"] == 0
+    finally:
+        assert process.stop() == 0, process.log
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--host", "999.1.1.1"], "invalid host '999.1.1.1'"),
+    (["--host", ""], "invalid host ''"),
+    (["--api-key", ""], "--api-key (or KVINFER_API_KEY) is empty"),
+    (["--port", "70000"], "70000"),
+])
+def test_bad_serve_options(args, message):
+    result = subprocess.run([str(KVINFER), "serve", "--port", "0", *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_port_in_use(server):
+    port = server.base_url.rsplit(":", 1)[1]
+    result = subprocess.run([str(KVINFER), "serve", "--port", port], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in result.stderr

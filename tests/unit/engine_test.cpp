@@ -169,6 +169,25 @@ TEST_F(EngineTest, PreemptionDoesNotChangeOutput) {
   for (auto& result : results) EXPECT_EQ(result->tokens[0], alone);
 }
 
+TEST_F(EngineTest, SequencesLongerThanPoolEndWithLength) {
+  // A pool of 4 blocks (64 positions) and 4 samples that each want 100 tokens: every
+  // sample stops at the pool's size, and the samples take turns through preemption.
+  auto engine = make_engine(512, 16, true, 4 * 16);
+  GenerationRequest request = greedy("Hello", 100);
+  request.n = 4;
+  request.ignore_eos = true;
+  auto result = submit(*engine, request);
+  wait_until([&] { return result->done; });
+  engine->shutdown(true);
+  EXPECT_EQ(result->error, "");
+  ASSERT_EQ(result->finish_reason.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(result->finish_reason[i], "length");
+    EXPECT_EQ(result->tokens[i].size() + request.prompt.size(), 64u);
+  }
+  EXPECT_EQ(engine->stats().kv.n_blocks_used, 0);
+}
+
 TEST_F(EngineTest, SeededSamplingSameUnderConcurrency) {
   GenerationRequest request = greedy(kOthers[0], 24);
   request.sampling.temperature = 0.9f;
