@@ -169,34 +169,40 @@ class AttentionTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(AttentionTest, SimdMatchesReferenceOverLengths) {
   const DType type = GetParam();
-  const int head_dim = 64, block_size = 16, n_heads = 3;
-  const size_t row_bytes = kv_row_bytes(type, head_dim);
-  const size_t head_bytes = row_bytes * block_size;
-  const size_t block_bytes = 2 * head_bytes;  // one layer, one KV head: K then V
-  const int n_blocks = 8;
-  std::vector<uint8_t> pool(block_bytes * n_blocks + 3);
-  uint8_t* base = pool.data() + 3;  // unaligned rows
-  std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 6, 4};
+  const int block_size = 16;
+  const int n_blocks = 14;
+  std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 6, 4, 13, 8, 12, 9, 11, 10};
 
-  std::vector<float> kv_values = random_floats(2 * n_blocks * block_size * head_dim, 21);
-  for (int pos = 0; pos < n_blocks * block_size; ++pos) {
-    uint8_t* block = base + table[pos / block_size] * block_bytes;
-    store_kv_row(type, &kv_values[pos * head_dim], block + (pos % block_size) * row_bytes, head_dim);
-    store_kv_row(type, &kv_values[(n_blocks * block_size + pos) * head_dim], block + head_bytes + (pos % block_size) * row_bytes,
-                 head_dim);
-  }
-  KvHeadView view{base, block_bytes, table.data(), block_size, type, row_bytes, 0, head_bytes};
+  for (int head_dim : {64, 128}) {
+    const size_t row_bytes = kv_row_bytes(type, head_dim);
+    const size_t head_bytes = row_bytes * block_size;
+    const size_t block_bytes = 2 * head_bytes;  // one layer, one KV head: K then V
+    std::vector<uint8_t> pool(block_bytes * n_blocks + 3);
+    uint8_t* base = pool.data() + 3;  // unaligned rows
 
-  std::vector<float> q = random_floats(n_heads * head_dim, 22);
-  for (int n_positions : {1, 2, 15, 16, 17, 33, 63, 64, 65, 100, 128}) {
-    std::vector<float> scratch(attend_scratch_size(n_heads, head_dim, n_positions) + 16);
-    float* aligned_scratch = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
-    std::vector<float> out(n_heads * head_dim), expected(n_heads * head_dim);
-    attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, aligned_scratch, out.data());
-    attend_reference(q.data(), n_heads, head_dim, view, n_positions, 0.125f, expected.data());
-    for (int j = 0; j < n_heads * head_dim; ++j) {
-      // Both paths sum in the same order, so they agree exactly.
-      EXPECT_EQ(out[j], expected[j]) << dtype_name(type) << " positions=" << n_positions << " element " << j;
+    std::vector<float> kv_values = random_floats(2 * n_blocks * block_size * head_dim, 21);
+    for (int pos = 0; pos < n_blocks * block_size; ++pos) {
+      uint8_t* block = base + table[pos / block_size] * block_bytes;
+      store_kv_row(type, &kv_values[pos * head_dim], block + (pos % block_size) * row_bytes, head_dim);
+      store_kv_row(type, &kv_values[(n_blocks * block_size + pos) * head_dim],
+                   block + head_bytes + (pos % block_size) * row_bytes, head_dim);
+    }
+    KvHeadView view{base, block_bytes, table.data(), block_size, type, row_bytes, 0, head_bytes};
+
+    for (int n_heads : {1, 2, 3, 8}) {
+      std::vector<float> q = random_floats(n_heads * head_dim, 22 + n_heads);
+      for (int n_positions : {1, 2, 15, 16, 17, 33, 63, 64, 65, 100, 127, 128, 129, 191, 192, 193, 224}) {
+        std::vector<float> scratch(attend_scratch_size(n_heads, head_dim, n_positions) + 16);
+        float* aligned_scratch = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+        std::vector<float> out(n_heads * head_dim), expected(n_heads * head_dim);
+        attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, aligned_scratch, out.data());
+        attend_reference(q.data(), n_heads, head_dim, view, n_positions, 0.125f, expected.data());
+        for (int j = 0; j < n_heads * head_dim; ++j) {
+          // Both paths sum in the same order, so they agree exactly.
+          ASSERT_EQ(out[j], expected[j]) << dtype_name(type) << " head_dim=" << head_dim << " heads=" << n_heads
+                                         << " positions=" << n_positions << " element " << j;
+        }
+      }
     }
   }
 }
