@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "kernels/quantize.h"
@@ -170,24 +171,43 @@ void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
   }
 }
 
+// One block of the activations of 2 * kTilePairs consecutive tokens, laid out so a tile
+// reads each token pair with plain aligned loads instead of inserts and a gather. The
+// values are copies of the BlockQ8Act fields.
+struct alignas(64) PairedActivationBlock {
+  int8_t qs[kTilePairs][2 * kQuantBlock];  // pair p: qs of token 2p, then of token 2p + 1
+  float scales[kTilePairs][16];            // pair p: d of token 2p in lanes 0..7, of 2p + 1 in 8..15
+  float sums[2 * kTilePairs];              // s of each token
+};
+
+// Rearranges the activations of tokens [0, n_tiles * 8) into paired[tile * n_blocks + block].
+void pair_activations(const ActivationBatch& x, int64_t n_tiles, std::vector<PairedActivationBlock>& paired) {
+  const int64_t n_blocks = x.n_cols / kQuantBlock;
+  paired.resize(static_cast<size_t>(n_tiles * n_blocks));
+  for (int64_t tile = 0; tile < n_tiles; ++tile) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      PairedActivationBlock& out = paired[static_cast<size_t>(tile * n_blocks + b)];
+      for (int c = 0; c < 2 * kTilePairs; ++c) {
+        const BlockQ8Act& act = x.q8[(tile * 2 * kTilePairs + c) * n_blocks + b];
+        const int pair = c / 2;
+        const int half = c % 2;
+        std::memcpy(&out.qs[pair][half * kQuantBlock], act.qs, kQuantBlock);
+        for (int lane = 0; lane < 8; ++lane) out.scales[pair][half * 8 + lane] = act.d;
+        out.sums[c] = act.s;
+      }
+    }
+  }
+}
+
 // The tile of quantized_tile<Kernel, R, 2 * P> on 512-bit registers. Each register
 // carries the 8 lanes of two tokens side by side, [token 2p | token 2p + 1]. Every lane
 // goes through the same operations in the same order as in the 256-bit tile, so the
 // results are identical bit for bit. The wider registers only halve the instruction count.
 template <typename Kernel, int R, int P>
-void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin,
-                          int64_t token_begin, const PackedRows& packed) {
-  constexpr int C = 2 * P;
+void quantized_tile_pairs(const WeightMatrix& w, float* y, int64_t row_begin, int64_t token_begin,
+                          const PackedRows& packed, const PairedActivationBlock* acts) {
+  static_assert(P == kTilePairs, "PairedActivationBlock holds kTilePairs token pairs");
   const int64_t n_blocks = w.n_cols / kQuantBlock;
-
-  const BlockQ8Act* acts = x.q8 + token_begin * n_blocks;
-
-  // Offsets of the s fields of block 0 of each token, in floats, for the gather below.
-  const __m256i s_index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                             _mm256_set1_epi32(static_cast<int>(n_blocks * sizeof(BlockQ8Act) / 4)));
-  const float* s_base = &acts[0].s;
-  static_assert(C <= 8, "one 256-bit gather holds the offsets of at most 8 tokens");
-  const __m256 used_lanes = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(C), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 
   __m512 sums[R][P];
   __m256 offsets[R];
@@ -204,22 +224,18 @@ void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float
       weights[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&packed.bytes[i * 32])));
       scales[r] = packed.scales[i];
     }
+    const PairedActivationBlock& act = acts[b];
     for (int p = 0; p < P; ++p) {
-      const BlockQ8Act& first = acts[(2 * p) * n_blocks + b];
-      const BlockQ8Act& second = acts[(2 * p + 1) * n_blocks + b];
-      __m512i act_bytes = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first.qs))),
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second.qs)), 1);
-      __m512 act_scales = _mm512_insertf32x8(_mm512_set1_ps(first.d), _mm256_set1_ps(second.d), 1);
+      const __m512i act_bytes = _mm512_load_si512(act.qs[p]);
+      const __m512 act_scales = _mm512_load_ps(act.scales[p]);
       for (int r = 0; r < R; ++r) {
         __m512 dot = _mm512_cvtepi32_ps(Kernel::dot_pair(weights[r], act_bytes));
         sums[r][p] = _mm512_fmadd_ps(dot, _mm512_mul_ps(_mm512_set1_ps(scales[r]), act_scales), sums[r][p]);
       }
     }
     if constexpr (Kernel::kHasOffset) {
-      // Lane c: token c's s of this block; only the first C lanes are used.
-      __m256 token_sums = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), s_base + b * sizeof(BlockQ8Act) / 4, s_index,
-                                                   used_lanes, 4);
+      // Lane c: token c's s of this block.
+      const __m256 token_sums = _mm256_load_ps(act.sums);
       for (int r = 0; r < R; ++r) {
         __m256 coefficient = _mm256_set1_ps(packed.offset_coefficients[static_cast<size_t>(r * n_blocks + b)]);
         offsets[r] = _mm256_add_ps(offsets[r], _mm256_mul_ps(coefficient, token_sums));
@@ -241,15 +257,23 @@ void quantized_tile_pairs(const WeightMatrix& w, const ActivationBatch& x, float
 
 template <typename Kernel>
 void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t row_end) {
+#if defined(KVINFER_MATMUL_TOKEN_PAIRS)
+  // Both buffers grow to the largest matrix and batch once, then are reused.
+  thread_local PackedRows packed;
+  thread_local std::vector<PairedActivationBlock> paired;
+  const int64_t n_paired_tiles = row_end - row_begin >= kTileRows ? x.n_tokens / (2 * kTilePairs) : 0;
+  if (n_paired_tiles > 0) pair_activations(x, n_paired_tiles, paired);
+#endif
+
   int64_t r = row_begin;
   for (; r + kTileRows <= row_end; r += kTileRows) {
     int64_t t = 0;
 #if defined(KVINFER_MATMUL_TOKEN_PAIRS)
-    if (x.n_tokens >= 2 * kTilePairs) {
-      thread_local PackedRows packed;  // grows to the largest matrix once, then is reused
+    if (n_paired_tiles > 0) {
       pack_rows<Kernel, kTileRows>(w, r, packed);
-      for (; t + 2 * kTilePairs <= x.n_tokens; t += 2 * kTilePairs) {
-        quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, x, y, r, t, packed);
+      const int64_t n_blocks = w.n_cols / kQuantBlock;
+      for (int64_t tile = 0; tile < n_paired_tiles; ++tile, t += 2 * kTilePairs) {
+        quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, y, r, t, packed, &paired[static_cast<size_t>(tile * n_blocks)]);
       }
     }
 #endif

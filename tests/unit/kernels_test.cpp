@@ -114,7 +114,7 @@ TEST_P(MatmulTest, SimdMatchesReferenceOverSizes) {
   ThreadPool pool(2);
   for (int64_t n_cols : {32, 64, 160, 576}) {
     for (int64_t n_rows : {1, 3, 4, 5, 17, 64}) {
-      for (int64_t n_tokens : {1, 2, 4, 5, 9}) {
+      for (int64_t n_tokens : {1, 2, 4, 5, 9, 16, 33}) {
         std::vector<uint8_t> storage;
         WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, n_rows * 31 + n_cols), n_rows, n_cols, storage);
         std::vector<float> x = random_floats(n_tokens * n_cols + 1, n_tokens);
