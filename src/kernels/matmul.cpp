@@ -51,7 +51,9 @@ inline __m256i unpack_nibbles(const uint8_t* packed_bytes) {
 }
 
 // Per weight type: how to unpack a block, the integer dot with an activation block, and
-// the per-block offset term (0 for Q8_0). Q4_0 and Q4_1 unpack and multiply alike.
+// the per-block offset term (0 for Q8_0). Q4_0 and Q4_1 unpack and multiply alike. The
+// 512-bit tile takes weights as pack() stores them, and each integer dot of a token pair
+// starts from pair_start() of the pair's activation bytes.
 template <typename BlockType>
 struct NibbleKernel {
   using Block = BlockType;
@@ -60,7 +62,9 @@ struct NibbleKernel {
   static __m256i unpack(const Block& b) { return unpack_nibbles(b.qs); }
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(w, a); }
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-  static __m512i dot_pair(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
+  static __m256i pack(const Block& b) { return unpack(b); }
+  static __m512i pair_start(__m512i /*a*/) { return _mm512_setzero_si512(); }
+  static __m512i dot_pair(__m512i start, __m512i w, __m512i a) { return _mm512_dpbusd_epi32(start, w, a); }
 #endif
 };
 
@@ -81,11 +85,16 @@ struct Q8_0Kernel {
   // Signed x signed through the unsigned x signed instruction: |w| * (a with w's sign).
   static __m256i dot(__m256i w, __m256i a) { return dot_u8_s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-  // Same integers as dot(): negating a where w < 0 equals vpsignb, and |w| = 0 zeroes the rest.
-  static __m512i dot_pair(__m512i w, __m512i a) {
-    __m512i signed_acts = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), signed_acts);
+  // Packed weights are w + 128, which fits an unsigned byte, and each lane starts from
+  // -128 * (sum of its 4 activations), so vpdpbusd yields sum(w * a) in one instruction.
+  // Those are the integers of dot(), whose vpsignb negation is exact because
+  // quantize_row_q8_act() keeps finite activations in [-127, 127].
+  static __m256i pack(const Block& b) { return _mm256_xor_si256(unpack(b), _mm256_set1_epi8(static_cast<char>(0x80))); }
+  static __m512i pair_start(__m512i a) {
+    const __m512i scaled_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), a);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), scaled_sums);
   }
+  static __m512i dot_pair(__m512i start, __m512i w, __m512i a) { return _mm512_dpbusd_epi32(start, w, a); }
 #endif
   static float offset_coefficient(const Block&, float) { return 0.0f; }
 };
@@ -142,11 +151,12 @@ void quantized_tile(const WeightMatrix& w, const ActivationBatch& x, float* y, i
     defined(__AVX512VNNI__)
 #define KVINFER_MATMUL_TOKEN_PAIRS 1
 
-// Weight rows unpacked once for all token tiles of a matmul: per block, the 32 unpacked
-// bytes, the scale d as f32 and the offset coefficient. The values are exactly those the
-// tile would compute from the GGUF blocks, so packed and direct tiles agree bit for bit.
+// Weight rows unpacked once for all token tiles of a matmul: per block, the 32 bytes of
+// Kernel::pack(), the scale d as f32 and the offset coefficient. The scale and the
+// coefficient are exactly those the 256-bit tile computes from the GGUF blocks, and the
+// integer dots are equal, so packed and direct tiles agree bit for bit.
 struct PackedRows {
-  std::vector<uint8_t> bytes;  // [R][n_blocks][32]
+  std::vector<uint8_t> bytes;  // [R][n_blocks][32], as Kernel::pack() returns them
   std::vector<float> scales;   // [R][n_blocks]
   std::vector<float> offset_coefficients;  // [R][n_blocks]
   int64_t n_blocks = 0;
@@ -160,13 +170,18 @@ void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
   packed.bytes.resize(static_cast<size_t>(R * n_blocks) * 32);
   packed.scales.resize(static_cast<size_t>(R * n_blocks));
   packed.offset_coefficients.resize(static_cast<size_t>(R * n_blocks));
+  // Raw pointers, because stores through uint8_t* could alias the vectors' own members
+  // and would make the compiler reload them from thread-local storage on every block.
+  uint8_t* bytes = packed.bytes.data();
+  float* scales = packed.scales.data();
+  float* offset_coefficients = packed.offset_coefficients.data();
   for (int r = 0; r < R; ++r) {
     const Block* row = reinterpret_cast<const Block*>(w.row(row_begin + r));
     for (int64_t b = 0; b < n_blocks; ++b) {
       const size_t i = static_cast<size_t>(r * n_blocks + b);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&packed.bytes[i * 32]), Kernel::unpack(row[b]));
-      packed.scales[i] = f16_to_f32(row[b].d);
-      packed.offset_coefficients[i] = Kernel::offset_coefficient(row[b], packed.scales[i]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(bytes + i * 32), Kernel::pack(row[b]));
+      scales[i] = f16_to_f32(row[b].d);
+      offset_coefficients[i] = Kernel::offset_coefficient(row[b], scales[i]);
     }
   }
 }
@@ -184,16 +199,17 @@ struct alignas(64) PairedActivationBlock {
 void pair_activations(const ActivationBatch& x, int64_t n_tiles, std::vector<PairedActivationBlock>& paired) {
   const int64_t n_blocks = x.n_cols / kQuantBlock;
   paired.resize(static_cast<size_t>(n_tiles * n_blocks));
+  PairedActivationBlock* out = paired.data();
   for (int64_t tile = 0; tile < n_tiles; ++tile) {
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      PairedActivationBlock& out = paired[static_cast<size_t>(tile * n_blocks + b)];
+    for (int64_t b = 0; b < n_blocks; ++b, ++out) {
       for (int c = 0; c < 2 * kTilePairs; ++c) {
         const BlockQ8Act& act = x.q8[(tile * 2 * kTilePairs + c) * n_blocks + b];
         const int pair = c / 2;
         const int half = c % 2;
-        std::memcpy(&out.qs[pair][half * kQuantBlock], act.qs, kQuantBlock);
-        for (int lane = 0; lane < 8; ++lane) out.scales[pair][half * 8 + lane] = act.d;
-        out.sums[c] = act.s;
+        _mm256_store_si256(reinterpret_cast<__m256i*>(&out->qs[pair][half * kQuantBlock]),
+                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.qs)));
+        _mm256_store_ps(&out->scales[pair][half * 8], _mm256_set1_ps(act.d));
+        out->sums[c] = act.s;
       }
     }
   }
@@ -228,8 +244,9 @@ void quantized_tile_pairs(const WeightMatrix& w, float* y, int64_t row_begin, in
     for (int p = 0; p < P; ++p) {
       const __m512i act_bytes = _mm512_load_si512(act.qs[p]);
       const __m512 act_scales = _mm512_load_ps(act.scales[p]);
+      const __m512i start = Kernel::pair_start(act_bytes);
       for (int r = 0; r < R; ++r) {
-        __m512 dot = _mm512_cvtepi32_ps(Kernel::dot_pair(weights[r], act_bytes));
+        __m512 dot = _mm512_cvtepi32_ps(Kernel::dot_pair(start, weights[r], act_bytes));
         sums[r][p] = _mm512_fmadd_ps(dot, _mm512_mul_ps(_mm512_set1_ps(scales[r]), act_scales), sums[r][p]);
       }
     }
