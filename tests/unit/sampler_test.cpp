@@ -38,8 +38,8 @@ TEST(Sampler, GreedyPicksLargestLogitLowestIdOnTie) {
 }
 
 TEST(Sampler, GreedyMatchesCandidateOrder) {
-  // The greedy path without a penalty skips the candidate list; it must pick what the
-  // candidate order (largest value, then lowest id) picks, NaNs and ties included.
+  // The greedy path without a penalty skips the candidate list. It must still pick what
+  // the candidate order (largest value, then lowest id) picks, NaNs and ties included.
   std::mt19937 rng(5);
   std::uniform_int_distribution<int> level(0, 6);
   const float nan = std::numeric_limits<float>::quiet_NaN();
