@@ -158,31 +158,80 @@ void softmax_simd(float* x, int n, bool round_to_f16) {
   }
 }
 
+// Sums the 16 lanes of each of 16 vectors at once, each in simd::reduce_add() order:
+// lane i + 8 to lane i, then i + 4, i + 2 and i + 1. totals[t] is the vector of output
+// lane 4 * (t % 4) + t / 4, so the result comes out in lane order without a permute.
+//
+//   level 1: [t0 lanes 0..7 | t1 lanes 0..7] + [t0 lanes 8..15 | t1 lanes 8..15], ...
+//   level 2: 128-bit quarters of 4 partial sums, from 4 vectors each
+//   level 3 and 4: pairs, then single lanes, inside each 128-bit quarter
+inline __m512 reduce_16_vectors(const __m512* totals) {
+  __m512 eights[8];
+  for (int k = 0; k < 8; ++k) {
+    const __m512 low = _mm512_shuffle_f32x4(totals[2 * k], totals[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 high = _mm512_shuffle_f32x4(totals[2 * k], totals[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2));
+    eights[k] = _mm512_add_ps(low, high);
+  }
+  __m512 fours[4];
+  for (int k = 0; k < 4; ++k) {
+    const __m512 low = _mm512_shuffle_f32x4(eights[2 * k], eights[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 high = _mm512_shuffle_f32x4(eights[2 * k], eights[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1));
+    fours[k] = _mm512_add_ps(low, high);
+  }
+  __m512 twos[2];
+  for (int k = 0; k < 2; ++k) {
+    const __m512d first = _mm512_castps_pd(fours[2 * k]);
+    const __m512d second = _mm512_castps_pd(fours[2 * k + 1]);
+    twos[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(first, second)),
+                            _mm512_castpd_ps(_mm512_unpackhi_pd(first, second)));
+  }
+  return _mm512_add_ps(_mm512_shuffle_ps(twos[0], twos[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(twos[0], twos[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 // Computes scores[h * n_positions + p] = (query h . key p) * scale for the H heads of a
 // group, each dot in the order described at the top of the file. A key row is converted
-// to f32 once for all heads. Also records each position's value row in value_rows.
+// to f32 once for all heads, and the dots' final lane sums run 16 positions at a time.
+// Also records each position's value row in value_rows.
 template <int H>
 void score_keys_simd(const float* queries, int head_dim, const KvHeadView& kv, int n_positions, float scale,
                      float* scores, const uint8_t** value_rows) {
-  for (int p = 0; p < n_positions; ++p) {
-    const uint8_t* key = kv.key_row(p);
-    value_rows[p] = kv.value_row(p);
+  const __m512 scales = _mm512_set1_ps(scale);
+  for (int group = 0; group < n_positions; group += kLanes) {
+    const int n_in_group = std::min(kLanes, n_positions - group);
 
-    __m512 acc[H][kAccumulators];
-    for (int h = 0; h < H; ++h) {
-      for (int j = 0; j < kAccumulators; ++j) acc[h][j] = _mm512_setzero_ps();
-    }
-    for (int i = 0; i < head_dim; i += kStep) {
-      for (int j = 0; j < kAccumulators; ++j) {
-        const __m512 k = load16(key, kv.type, i + j * kLanes);
-        for (int h = 0; h < H; ++h) {
-          acc[h][j] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + h * head_dim + i + j * kLanes), k, acc[h][j]);
+    // totals[h][slot]: the 16 lanes of position group + offset, in reduce_16_vectors()'s slot.
+    __m512 totals[H][kLanes];
+    for (int offset = 0; offset < kLanes; ++offset) {
+      const int slot = offset / 4 + 4 * (offset % 4);
+      if (offset >= n_in_group) {
+        for (int h = 0; h < H; ++h) totals[h][slot] = _mm512_setzero_ps();
+        continue;
+      }
+      const int p = group + offset;
+      const uint8_t* key = kv.key_row(p);
+      value_rows[p] = kv.value_row(p);
+
+      __m512 acc[H][kAccumulators];
+      for (int h = 0; h < H; ++h) {
+        for (int j = 0; j < kAccumulators; ++j) acc[h][j] = _mm512_setzero_ps();
+      }
+      for (int i = 0; i < head_dim; i += kStep) {
+        for (int j = 0; j < kAccumulators; ++j) {
+          const __m512 k = load16(key, kv.type, i + j * kLanes);
+          for (int h = 0; h < H; ++h) {
+            acc[h][j] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + h * head_dim + i + j * kLanes), k, acc[h][j]);
+          }
         }
       }
+      for (int h = 0; h < H; ++h) {
+        totals[h][slot] = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][2]), _mm512_add_ps(acc[h][1], acc[h][3]));
+      }
     }
+
     for (int h = 0; h < H; ++h) {
-      const __m512 total = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][2]), _mm512_add_ps(acc[h][1], acc[h][3]));
-      scores[h * n_positions + p] = simd::reduce_add(total) * scale;
+      const __m512 dots = reduce_16_vectors(totals[h]);
+      _mm512_mask_storeu_ps(scores + h * n_positions + group, first_lanes(n_in_group), _mm512_mul_ps(dots, scales));
     }
   }
 }
