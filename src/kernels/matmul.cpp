@@ -186,6 +186,8 @@ void pack_rows(const WeightMatrix& w, int64_t row_begin, PackedRows& packed) {
   }
 }
 
+}  // namespace
+
 // One block of the activations of 2 * kTilePairs consecutive tokens, laid out so a tile
 // reads each token pair with plain aligned loads instead of inserts and a gather. The
 // values are copies of the BlockQ8Act fields.
@@ -195,15 +197,18 @@ struct alignas(64) PairedActivationBlock {
   float sums[2 * kTilePairs];              // s of each token
 };
 
-// Rearranges the activations of tokens [0, n_tiles * 8) into paired[tile * n_blocks + block].
-void pair_activations(const ActivationBatch& x, int64_t n_tiles, std::vector<PairedActivationBlock>& paired) {
-  const int64_t n_blocks = x.n_cols / kQuantBlock;
-  paired.resize(static_cast<size_t>(n_tiles * n_blocks));
-  PairedActivationBlock* out = paired.data();
-  for (int64_t tile = 0; tile < n_tiles; ++tile) {
+namespace {
+
+// Rearranges the activations of tokens [tile_begin * 8, tile_end * 8) into
+// paired[tile * n_blocks + block].
+void pair_activations(const BlockQ8Act* q8, int64_t n_cols, int64_t tile_begin, int64_t tile_end,
+                      PairedActivationBlock* paired) {
+  const int64_t n_blocks = n_cols / kQuantBlock;
+  PairedActivationBlock* out = paired + tile_begin * n_blocks;
+  for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
     for (int64_t b = 0; b < n_blocks; ++b, ++out) {
       for (int c = 0; c < 2 * kTilePairs; ++c) {
-        const BlockQ8Act& act = x.q8[(tile * 2 * kTilePairs + c) * n_blocks + b];
+        const BlockQ8Act& act = q8[(tile * 2 * kTilePairs + c) * n_blocks + b];
         const int pair = c / 2;
         const int half = c % 2;
         _mm256_store_si256(reinterpret_cast<__m256i*>(&out->qs[pair][half * kQuantBlock]),
@@ -277,9 +282,14 @@ void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, i
 #if defined(KVINFER_MATMUL_TOKEN_PAIRS)
   // Both buffers grow to the largest matrix and batch once, then are reused.
   thread_local PackedRows packed;
-  thread_local std::vector<PairedActivationBlock> paired;
+  thread_local std::vector<PairedActivationBlock> own_paired;
   const int64_t n_paired_tiles = row_end - row_begin >= kTileRows ? x.n_tokens / (2 * kTilePairs) : 0;
-  if (n_paired_tiles > 0) pair_activations(x, n_paired_tiles, paired);
+  const PairedActivationBlock* paired = x.paired;
+  if (n_paired_tiles > 0 && paired == nullptr) {
+    own_paired.resize(static_cast<size_t>(n_paired_tiles * (x.n_cols / kQuantBlock)));
+    pair_activations(x.q8, x.n_cols, 0, n_paired_tiles, own_paired.data());
+    paired = own_paired.data();
+  }
 #endif
 
   int64_t r = row_begin;
@@ -290,7 +300,7 @@ void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, i
       pack_rows<Kernel, kTileRows>(w, r, packed);
       const int64_t n_blocks = w.n_cols / kQuantBlock;
       for (int64_t tile = 0; tile < n_paired_tiles; ++tile, t += 2 * kTilePairs) {
-        quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, y, r, t, packed, &paired[static_cast<size_t>(tile * n_blocks)]);
+        quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, y, r, t, packed, paired + tile * n_blocks);
       }
     }
 #endif
@@ -388,11 +398,32 @@ float quantized_dot_reference(const WeightMatrix& w, int64_t row, const BlockQ8A
 
 bool uses_q8_activations(DType type) { return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0; }
 
-void quantize_activations(const float* x, BlockQ8Act* q8, int64_t n_tokens, int64_t n_cols, ThreadPool& pool) {
+size_t paired_activations_bytes(int64_t n_tokens, int64_t n_cols) {
+#if defined(KVINFER_MATMUL_TOKEN_PAIRS)
+  return static_cast<size_t>(n_tokens / (2 * kTilePairs) * (n_cols / kQuantBlock)) * sizeof(PairedActivationBlock);
+#else
+  (void)n_tokens;
+  (void)n_cols;
+  return 0;
+#endif
+}
+
+void quantize_activations(const float* x, BlockQ8Act* q8, int64_t n_tokens, int64_t n_cols, ThreadPool& pool,
+                          PairedActivationBlock* paired) {
   const int64_t n_blocks = n_cols / kQuantBlock;
+#if defined(KVINFER_MATMUL_TOKEN_PAIRS)
+  // Whole 8-token tiles per thread, so each thread pairs the tokens it quantized.
+  const int64_t tile_tokens = 2 * kTilePairs;
+  pool.parallel_for(n_tokens, paired != nullptr ? tile_tokens : 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize_row_q8_act(x + t * n_cols, q8 + t * n_blocks, n_cols);
+    if (paired != nullptr) pair_activations(q8, n_cols, begin / tile_tokens, end / tile_tokens, paired);
+  });
+#else
+  (void)paired;
   pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) quantize_row_q8_act(x + t * n_cols, q8 + t * n_blocks, n_cols);
   });
+#endif
 }
 
 float matmul_reference_dot(const WeightMatrix& w, const ActivationBatch& x, int64_t row, int64_t token) {

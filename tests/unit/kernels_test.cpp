@@ -11,6 +11,7 @@
 #include "kernels/ops.h"
 #include "kernels/quantize.h"
 #include "tensor/half.h"
+#include "util/aligned_allocator.h"
 
 namespace kvinfer {
 namespace {
@@ -157,6 +158,29 @@ TEST_P(MatmulTest, TokenResultIndependentOfBatch) {
     matmul(w, ActivationBatch{x.data() + t * n_cols, q8.data() + t * n_cols / 32, 1, n_cols}, alone.data(), pool);
     for (int64_t r = 0; r < n_rows; ++r) {
       EXPECT_EQ(alone[r], batched[t * n_rows + r]) << dtype_name(type) << " token " << t << " row " << r;
+    }
+  }
+}
+
+TEST_P(MatmulTest, PairedActivationsMatchOwnCopy) {
+  const DType type = GetParam();
+  ThreadPool pool(2);
+  const int64_t n_rows = 37, n_cols = 96;
+  std::vector<uint8_t> storage;
+  WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, 13), n_rows, n_cols, storage);
+  for (int64_t n_tokens : {1, 7, 8, 9, 16, 19, 33, 40}) {
+    std::vector<float> x = random_floats(n_tokens * n_cols, 14);
+    std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32), paired_q8(n_tokens * n_cols / 32);
+    std::vector<uint8_t, AlignedAllocator<uint8_t>> paired(paired_activations_bytes(n_tokens, n_cols));
+    PairedActivationBlock* paired_blocks = paired.empty() ? nullptr : reinterpret_cast<PairedActivationBlock*>(paired.data());
+    quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
+    quantize_activations(x.data(), paired_q8.data(), n_tokens, n_cols, pool, paired_blocks);
+
+    std::vector<float> own(n_tokens * n_rows), given(n_tokens * n_rows);
+    matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, own.data(), pool);
+    matmul(w, ActivationBatch{x.data(), paired_q8.data(), n_tokens, n_cols, paired_blocks}, given.data(), pool);
+    for (int64_t i = 0; i < n_tokens * n_rows; ++i) {
+      ASSERT_EQ(own[i], given[i]) << dtype_name(type) << " tokens=" << n_tokens << " output " << i;
     }
   }
 }
