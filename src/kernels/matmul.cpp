@@ -299,7 +299,16 @@ void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, i
     if (n_paired_tiles > 0) {
       pack_rows<Kernel, kTileRows>(w, r, packed);
       const int64_t n_blocks = w.n_cols / kQuantBlock;
+
+      // The next tile's weight rows, requested a share per token tile so the requests
+      // overlap the arithmetic instead of queueing up at once.
+      const char* next_rows = reinterpret_cast<const char*>(w.row(std::min(r + kTileRows, row_end)));
+      const int64_t next_bytes = static_cast<int64_t>(w.row_bytes) * (std::min(r + 2 * kTileRows, row_end) - std::min(r + kTileRows, row_end));
+      const int64_t share = (next_bytes + n_paired_tiles - 1) / n_paired_tiles;
       for (int64_t tile = 0; tile < n_paired_tiles; ++tile, t += 2 * kTilePairs) {
+        for (int64_t offset = tile * share; offset < std::min((tile + 1) * share, next_bytes); offset += 64) {
+          asm volatile("prefetcht0 %0" : : "m"(next_rows[offset]));
+        }
         quantized_tile_pairs<Kernel, kTileRows, kTilePairs>(w, y, r, t, packed, paired + tile * n_blocks);
       }
     }
