@@ -143,21 +143,25 @@ TEST_P(MatmulTest, SimdMatchesReferenceOverSizes) {
 TEST_P(MatmulTest, TokenResultIndependentOfBatch) {
   const DType type = GetParam();
   ThreadPool pool(2);
-  // 19 tokens: two 8-token tiles, a 4-token tile and 3 single tokens.
-  const int64_t n_rows = 37, n_cols = 96, n_tokens = 19;
+  const int64_t n_rows = 37, n_cols = 96;
   std::vector<uint8_t> storage;
   WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, 11), n_rows, n_cols, storage);
-  std::vector<float> x = random_floats(n_tokens * n_cols, 12);
-  std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32);
-  quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
+  // 19 tokens: two 8-token tiles, a 4-token tile and 3 single tokens. 75 tokens: nine
+  // 8-token tiles, enough for the lane-major tiles, and 3 single tokens.
+  for (int64_t n_tokens : {19, 75}) {
+    std::vector<float> x = random_floats(n_tokens * n_cols, 12);
+    std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32);
+    quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
 
-  std::vector<float> batched(n_tokens * n_rows);
-  matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, batched.data(), pool);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    std::vector<float> alone(n_rows);
-    matmul(w, ActivationBatch{x.data() + t * n_cols, q8.data() + t * n_cols / 32, 1, n_cols}, alone.data(), pool);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      EXPECT_EQ(alone[r], batched[t * n_rows + r]) << dtype_name(type) << " token " << t << " row " << r;
+    std::vector<float> batched(n_tokens * n_rows);
+    matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, batched.data(), pool);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      std::vector<float> alone(n_rows);
+      matmul(w, ActivationBatch{x.data() + t * n_cols, q8.data() + t * n_cols / 32, 1, n_cols}, alone.data(), pool);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        ASSERT_EQ(alone[r], batched[t * n_rows + r]) << dtype_name(type) << " tokens=" << n_tokens << " token " << t
+                                                     << " row " << r;
+      }
     }
   }
 }
