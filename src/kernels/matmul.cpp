@@ -275,7 +275,6 @@ void quantized_tile_pairs(const WeightMatrix& w, float* y, int64_t row_begin, in
     }
   }
 }
-#endif
 
 // Lane-major tiles for large batches of Q4_0 and Q4_1 cover 4 weight rows x 8 tokens.
 // Register j holds lane j (elements 4j..4j+3 of each block) of 16 (row, token) outputs,
@@ -398,6 +397,7 @@ void lane_tile(const WeightMatrix& w, float* y, int64_t row_begin, int64_t token
     for (int i = 0; i < 16; ++i) y[(token_begin + 4 * g + i % 4) * w.n_rows + row_begin + i / 4] = out[i];
   }
 }
+#endif  // KVINFER_MATMUL_TOKEN_PAIRS
 
 template <typename Kernel>
 void quantized_rows(const WeightMatrix& w, const ActivationBatch& x, float* y, int64_t row_begin, int64_t row_end) {
