@@ -331,7 +331,7 @@ void pack_lane_rows(const WeightMatrix& w, int64_t row_begin, LaneRows& packed) 
   }
 }
 
-// The activations of 4 consecutive tokens for one block: qs[j] holds bytes 4j..4j+3 of
+// The activations of 4 consecutive tokens for one block. qs[j] contains bytes 4j..4j+3 of
 // each token in turn, so a 128-bit broadcast lines them up with the rows of LaneRows.
 struct alignas(32) QuadBlock {
   int8_t qs[8][16];

@@ -25,7 +25,7 @@ KvMemory::KvMemory(const KvLayout& layout, int64_t n_blocks) : layout_(layout), 
   if (!n_bytes) fail("KV cache of {} blocks is too large", n_blocks);
 
   // 64-byte alignment keeps every row aligned for 512-bit loads. A pool of 2 MiB or more
-  // is aligned to 2 MiB and requests transparent huge pages: attention reads one layer and
+  // is aligned to 2 MiB and requests transparent huge pages. Attention reads one layer and
   // head of a block at a time, so with 4 KiB pages nearly every block it visits costs a
   // TLB miss. The size is rounded up to the alignment, as aligned_alloc requires.
   const uint64_t alignment = *n_bytes >= kHugePageBytes ? kHugePageBytes : 64;
