@@ -41,6 +41,10 @@ Sampler::Sampler(const SamplingParams& params, int n_vocab)
     : params_(params), rng_(params.seed), candidates_(n_vocab), probabilities_(n_vocab) {}
 
 TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> history) {
+  // Greedy without a penalty needs no candidate list. argmax() picks what the min_element
+  // below would: the largest logit, the lowest id on ties, and a NaN only at index 0.
+  if (params_.temperature <= 0.0f && params_.repetition_penalty == 1.0f && !logits.empty()) return argmax(logits);
+
   n_candidates_ = logits.size();
   for (size_t i = 0; i < n_candidates_; ++i) candidates_[i] = {logits[i], static_cast<int32_t>(i)};
   if (params_.repetition_penalty != 1.0f) apply_repetition_penalty(history);

@@ -26,19 +26,33 @@ struct WeightMatrix {
   const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
 };
 
+// The quantized activations of 8 consecutive tokens for one block, interleaved in the
+// layout the 512-bit kernels read. Defined in matmul.cpp.
+struct PairedActivationBlock;
+
 // A batch of activation rows, in f32 and, for quantized weights, in BlockQ8Act.
 struct ActivationBatch {
   const float* f32;       // [n_tokens, n_cols]
   const BlockQ8Act* q8;   // [n_tokens, n_cols / 32], or null when only float weights are used
   int64_t n_tokens;
   int64_t n_cols;
+  // [n_tokens / 8, n_cols / 32], the same values as q8, as quantize_activations() stores
+  // them. When null, each matmul call builds its own copy from q8.
+  const PairedActivationBlock* paired = nullptr;
 };
 
 // True when `type` multiplies quantized activations (ActivationBatch::q8 must be set).
 bool uses_q8_activations(DType type);
 
+// Bytes (a multiple of 64) of the PairedActivationBlock array for a batch of n_tokens x
+// n_cols activations; 0 where the 512-bit kernels are not compiled.
+size_t paired_activations_bytes(int64_t n_tokens, int64_t n_cols);
+
 // Quantizes a batch of f32 rows [n_tokens, n_cols] into BlockQ8Act rows, in parallel.
-void quantize_activations(const float* x, BlockQ8Act* q8, int64_t n_tokens, int64_t n_cols, ThreadPool& pool);
+// With `paired` (64-byte aligned, paired_activations_bytes() long), also stores the
+// interleaved copy there, so matmul calls on this batch need not build it.
+void quantize_activations(const float* x, BlockQ8Act* q8, int64_t n_tokens, int64_t n_cols, ThreadPool& pool,
+                          PairedActivationBlock* paired = nullptr);
 
 // y: [n_tokens, n_rows]. Splits the weight rows over the pool's threads.
 void matmul(const WeightMatrix& w, const ActivationBatch& x, float* y, ThreadPool& pool);

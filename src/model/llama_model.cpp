@@ -71,6 +71,7 @@ ForwardScratch::ForwardScratch(const LlamaConfig& c, int max_batch_tokens, int m
   up_.resize(t * c.n_ff);
   projected_.resize(t * c.n_embd);
   q8_.resize(t * widest / kQuantBlock);
+  paired_.resize(paired_activations_bytes(max_batch_tokens, static_cast<int64_t>(widest)));
   attention_scratch_stride_ = (attend_scratch_size(c.n_heads / c.n_kv_heads, c.head_dim, max_context) + 15) / 16 * 16;
   attention_scratch_.resize(static_cast<size_t>(n_threads) * attention_scratch_stride_);
 }
@@ -123,8 +124,9 @@ void LlamaModel::add_rows(float* y, const float* x, int64_t n, ThreadPool& pool)
 
 void LlamaModel::project(const WeightMatrix& w, const float* x, int n_tokens, float* y, ForwardScratch& s,
                          ThreadPool& pool, bool quantize_input) const {
-  if (quantize_input && uses_q8_activations(w.type)) quantize_activations(x, s.q8_.data(), n_tokens, w.n_cols, pool);
-  ActivationBatch batch{x, s.q8_.data(), n_tokens, w.n_cols};
+  PairedActivationBlock* paired = s.paired_.empty() ? nullptr : reinterpret_cast<PairedActivationBlock*>(s.paired_.data());
+  if (quantize_input && uses_q8_activations(w.type)) quantize_activations(x, s.q8_.data(), n_tokens, w.n_cols, pool, paired);
+  ActivationBatch batch{x, s.q8_.data(), n_tokens, w.n_cols, paired};
   matmul(w, batch, y, pool);
 }
 

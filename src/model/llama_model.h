@@ -56,6 +56,7 @@ class ForwardScratch {
   std::vector<float> up_;          // [T, n_ff]
   std::vector<float> projected_;   // [T, n_embd]
   std::vector<BlockQ8Act> q8_;     // [T, max(n_embd, n_ff, n_heads * head_dim) / 32]
+  std::vector<uint8_t, AlignedAllocator<uint8_t>> paired_;  // q8_ interleaved, paired_activations_bytes()
   AlignedFloats attention_scratch_;  // [n_threads, attention_scratch_stride_]
   size_t attention_scratch_stride_ = 0;
 };

@@ -11,6 +11,7 @@
 #include "kernels/ops.h"
 #include "kernels/quantize.h"
 #include "tensor/half.h"
+#include "util/aligned_allocator.h"
 
 namespace kvinfer {
 namespace {
@@ -114,7 +115,7 @@ TEST_P(MatmulTest, SimdMatchesReferenceOverSizes) {
   ThreadPool pool(2);
   for (int64_t n_cols : {32, 64, 160, 576}) {
     for (int64_t n_rows : {1, 3, 4, 5, 17, 64}) {
-      for (int64_t n_tokens : {1, 2, 4, 5, 9}) {
+      for (int64_t n_tokens : {1, 2, 4, 5, 9, 16, 33}) {
         std::vector<uint8_t> storage;
         WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, n_rows * 31 + n_cols), n_rows, n_cols, storage);
         std::vector<float> x = random_floats(n_tokens * n_cols + 1, n_tokens);
@@ -142,21 +143,48 @@ TEST_P(MatmulTest, SimdMatchesReferenceOverSizes) {
 TEST_P(MatmulTest, TokenResultIndependentOfBatch) {
   const DType type = GetParam();
   ThreadPool pool(2);
-  // 19 tokens: two 8-token tiles, a 4-token tile and 3 single tokens.
-  const int64_t n_rows = 37, n_cols = 96, n_tokens = 19;
+  const int64_t n_rows = 37, n_cols = 96;
   std::vector<uint8_t> storage;
   WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, 11), n_rows, n_cols, storage);
-  std::vector<float> x = random_floats(n_tokens * n_cols, 12);
-  std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32);
-  quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
+  // 19 tokens: two 8-token tiles, a 4-token tile and 3 single tokens. 75 tokens: nine
+  // 8-token tiles, enough for the lane-major tiles, and 3 single tokens.
+  for (int64_t n_tokens : {19, 75}) {
+    std::vector<float> x = random_floats(n_tokens * n_cols, 12);
+    std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32);
+    quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
 
-  std::vector<float> batched(n_tokens * n_rows);
-  matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, batched.data(), pool);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    std::vector<float> alone(n_rows);
-    matmul(w, ActivationBatch{x.data() + t * n_cols, q8.data() + t * n_cols / 32, 1, n_cols}, alone.data(), pool);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      EXPECT_EQ(alone[r], batched[t * n_rows + r]) << dtype_name(type) << " token " << t << " row " << r;
+    std::vector<float> batched(n_tokens * n_rows);
+    matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, batched.data(), pool);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      std::vector<float> alone(n_rows);
+      matmul(w, ActivationBatch{x.data() + t * n_cols, q8.data() + t * n_cols / 32, 1, n_cols}, alone.data(), pool);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        ASSERT_EQ(alone[r], batched[t * n_rows + r]) << dtype_name(type) << " tokens=" << n_tokens << " token " << t
+                                                     << " row " << r;
+      }
+    }
+  }
+}
+
+TEST_P(MatmulTest, PairedActivationsMatchOwnCopy) {
+  const DType type = GetParam();
+  ThreadPool pool(2);
+  const int64_t n_rows = 37, n_cols = 96;
+  std::vector<uint8_t> storage;
+  WeightMatrix w = make_weights(type, random_floats(n_rows * n_cols, 13), n_rows, n_cols, storage);
+  for (int64_t n_tokens : {1, 7, 8, 9, 16, 19, 33, 40}) {
+    std::vector<float> x = random_floats(n_tokens * n_cols, 14);
+    std::vector<BlockQ8Act> q8(n_tokens * n_cols / 32), paired_q8(n_tokens * n_cols / 32);
+    std::vector<uint8_t, AlignedAllocator<uint8_t>> paired(paired_activations_bytes(n_tokens, n_cols));
+    PairedActivationBlock* paired_blocks = paired.empty() ? nullptr : reinterpret_cast<PairedActivationBlock*>(paired.data());
+    quantize_activations(x.data(), q8.data(), n_tokens, n_cols, pool);
+    quantize_activations(x.data(), paired_q8.data(), n_tokens, n_cols, pool, paired_blocks);
+
+    std::vector<float> own(n_tokens * n_rows), given(n_tokens * n_rows);
+    matmul(w, ActivationBatch{x.data(), q8.data(), n_tokens, n_cols}, own.data(), pool);
+    matmul(w, ActivationBatch{x.data(), paired_q8.data(), n_tokens, n_cols, paired_blocks}, given.data(), pool);
+    for (int64_t i = 0; i < n_tokens * n_rows; ++i) {
+      ASSERT_EQ(own[i], given[i]) << dtype_name(type) << " tokens=" << n_tokens << " output " << i;
     }
   }
 }
@@ -169,34 +197,40 @@ class AttentionTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(AttentionTest, SimdMatchesReferenceOverLengths) {
   const DType type = GetParam();
-  const int head_dim = 64, block_size = 16, n_heads = 3;
-  const size_t row_bytes = kv_row_bytes(type, head_dim);
-  const size_t head_bytes = row_bytes * block_size;
-  const size_t block_bytes = 2 * head_bytes;  // one layer, one KV head: K then V
-  const int n_blocks = 8;
-  std::vector<uint8_t> pool(block_bytes * n_blocks + 3);
-  uint8_t* base = pool.data() + 3;  // unaligned rows
-  std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 6, 4};
+  const int block_size = 16;
+  const int n_blocks = 14;
+  std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 6, 4, 13, 8, 12, 9, 11, 10};
 
-  std::vector<float> kv_values = random_floats(2 * n_blocks * block_size * head_dim, 21);
-  for (int pos = 0; pos < n_blocks * block_size; ++pos) {
-    uint8_t* block = base + table[pos / block_size] * block_bytes;
-    store_kv_row(type, &kv_values[pos * head_dim], block + (pos % block_size) * row_bytes, head_dim);
-    store_kv_row(type, &kv_values[(n_blocks * block_size + pos) * head_dim], block + head_bytes + (pos % block_size) * row_bytes,
-                 head_dim);
-  }
-  KvHeadView view{base, block_bytes, table.data(), block_size, type, row_bytes, 0, head_bytes};
+  for (int head_dim : {64, 128}) {
+    const size_t row_bytes = kv_row_bytes(type, head_dim);
+    const size_t head_bytes = row_bytes * block_size;
+    const size_t block_bytes = 2 * head_bytes;  // one layer, one KV head: K then V
+    std::vector<uint8_t> pool(block_bytes * n_blocks + 3);
+    uint8_t* base = pool.data() + 3;  // unaligned rows
 
-  std::vector<float> q = random_floats(n_heads * head_dim, 22);
-  for (int n_positions : {1, 2, 15, 16, 17, 33, 63, 64, 65, 100, 128}) {
-    std::vector<float> scratch(attend_scratch_size(n_heads, head_dim, n_positions) + 16);
-    float* aligned_scratch = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
-    std::vector<float> out(n_heads * head_dim), expected(n_heads * head_dim);
-    attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, aligned_scratch, out.data());
-    attend_reference(q.data(), n_heads, head_dim, view, n_positions, 0.125f, expected.data());
-    for (int j = 0; j < n_heads * head_dim; ++j) {
-      // Both paths sum in the same order, so they agree exactly.
-      EXPECT_EQ(out[j], expected[j]) << dtype_name(type) << " positions=" << n_positions << " element " << j;
+    std::vector<float> kv_values = random_floats(2 * n_blocks * block_size * head_dim, 21);
+    for (int pos = 0; pos < n_blocks * block_size; ++pos) {
+      uint8_t* block = base + table[pos / block_size] * block_bytes;
+      store_kv_row(type, &kv_values[pos * head_dim], block + (pos % block_size) * row_bytes, head_dim);
+      store_kv_row(type, &kv_values[(n_blocks * block_size + pos) * head_dim],
+                   block + head_bytes + (pos % block_size) * row_bytes, head_dim);
+    }
+    KvHeadView view{base, block_bytes, table.data(), block_size, type, row_bytes, 0, head_bytes};
+
+    for (int n_heads : {1, 2, 3, 8}) {
+      std::vector<float> q = random_floats(n_heads * head_dim, 22 + n_heads);
+      for (int n_positions : {1, 2, 15, 16, 17, 33, 63, 64, 65, 100, 127, 128, 129, 191, 192, 193, 224}) {
+        std::vector<float> scratch(attend_scratch_size(n_heads, head_dim, n_positions) + 16);
+        float* aligned_scratch = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) / 64 * 64);
+        std::vector<float> out(n_heads * head_dim), expected(n_heads * head_dim);
+        attend(q.data(), n_heads, head_dim, view, n_positions, 0.125f, aligned_scratch, out.data());
+        attend_reference(q.data(), n_heads, head_dim, view, n_positions, 0.125f, expected.data());
+        for (int j = 0; j < n_heads * head_dim; ++j) {
+          // Both paths sum in the same order, so they agree exactly.
+          ASSERT_EQ(out[j], expected[j]) << dtype_name(type) << " head_dim=" << head_dim << " heads=" << n_heads
+                                         << " positions=" << n_positions << " element " << j;
+        }
+      }
     }
   }
 }

@@ -1,7 +1,11 @@
 // Sampler: greedy ties, each filter's effect, seeds, and parameter validation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <random>
+#include <utility>
 #include <vector>
 
 #include "engine/sampler.h"
@@ -31,6 +35,28 @@ TEST(Sampler, GreedyPicksLargestLogitLowestIdOnTie) {
   std::vector<float> logits = {0.5f, 2.0f, 2.0f, -1.0f};
   EXPECT_EQ(sampler.sample(logits, {}).value, 1);
   EXPECT_EQ(argmax(logits).value, 1);
+}
+
+TEST(Sampler, GreedyMatchesCandidateOrder) {
+  // The greedy path without a penalty skips the candidate list. It must still pick what
+  // the candidate order (largest value, then lowest id) picks, NaNs and ties included.
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> level(0, 6);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> logits(1 + trial % 37);
+    for (float& logit : logits) logit = static_cast<float>(level(rng)) - 3.0f;
+    if (trial % 3 == 0) logits[trial % logits.size()] = nan;
+    if (trial % 10 == 0) logits[0] = nan;
+
+    std::vector<std::pair<float, int32_t>> candidates;
+    for (size_t i = 0; i < logits.size(); ++i) candidates.push_back({logits[i], static_cast<int32_t>(i)});
+    auto by_value_descending = [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
+    const int32_t expected = std::min_element(candidates.begin(), candidates.end(), by_value_descending)->second;
+
+    Sampler sampler(sampling(0.0f, 0, 1.0f, 0.0f), static_cast<int>(logits.size()));
+    EXPECT_EQ(sampler.sample(logits, {}).value, expected) << "trial " << trial;
+  }
 }
 
 TEST(Sampler, TopKOneIsGreedy) {
