@@ -146,6 +146,26 @@ const char* error_type(int status) {
 
 }  // namespace
 
+void RateLimitedLog::print(const std::string& line) {
+  std::lock_guard lock(mutex_);
+  const Clock::time_point now = Clock::now();
+  if (now - window_start_ >= window_) {
+    if (n_dropped_ > 0) {
+      fmt::print(stderr, "kvinfer: {} earlier log lines were dropped (at most {} lines per {} s)\n", n_dropped_, max_lines_,
+                 window_.count());
+    }
+    window_start_ = now;
+    n_printed_ = 0;
+    n_dropped_ = 0;
+  }
+  if (n_printed_ >= max_lines_) {
+    ++n_dropped_;
+    return;
+  }
+  ++n_printed_;
+  fmt::print(stderr, "kvinfer: {}\n", line);
+}
+
 HttpServer::HttpServer(Engine& engine, const Tokenizer& tokenizer, const chat::ChatTemplate* chat_template, ServerOptions options)
     : engine_(engine),
       tokenizer_(tokenizer),
@@ -262,8 +282,7 @@ void HttpServer::add_routes() {
     // One log line per rejected request, with the message the client got.
     Json body = Json::parse(response.body, nullptr, false);
     const std::string message = body.is_object() && body.contains("error") ? body["error"].value("message", "") : response.body;
-    fmt::print(stderr, "kvinfer: {} {} from {}: HTTP {}: {}\n", request.method, request.path, request.remote_addr, response.status,
-               message);
+    log_.print(fmt::format("{} {} from {}: HTTP {}: {}", request.method, request.path, request.remote_addr, response.status, message));
   });
   http.set_exception_handler([this](const httplib::Request&, httplib::Response& response, std::exception_ptr thrown) {
     std::string description = "unknown error";
@@ -392,7 +411,7 @@ void HttpServer::handle_completion(Endpoint endpoint, const httplib::Request& re
     context->wait_events(events, kStreamPollInterval);
     for (const OutputEvent& event : events) context->response.record(event);
     if (!cancelled && socket >= 0 && !context->response.finished() && client_closed(socket)) {
-      fmt::print(stderr, "kvinfer: request {}: the client closed the connection; cancelled\n", context->id.value);
+      log_.print(fmt::format("request {}: the client closed the connection; cancelled", context->id.value));
       engine_.cancel(context->id);
       cancelled = true;
     }
@@ -427,7 +446,7 @@ void HttpServer::stream_response(const std::shared_ptr<RequestContext>& context,
       },
       [this, context](bool) {
         if (!context->response.finished()) {
-          fmt::print(stderr, "kvinfer: request {}: the client closed the stream; cancelled\n", context->id.value);
+          log_.print(fmt::format("request {}: the client closed the stream; cancelled", context->id.value));
           engine_.cancel(context->id);
         }
         end_request(context);

@@ -42,6 +42,23 @@ struct ServerOptions {
 
 struct RequestContext;
 
+// Prints log lines to standard error, at most max_lines per window, so that a client
+// repeating a bad request cannot flood the log. The first line of the next window
+// reports how many were dropped.
+class RateLimitedLog {
+ public:
+  RateLimitedLog(int max_lines, std::chrono::seconds window) : max_lines_(max_lines), window_(window) {}
+  void print(const std::string& line);
+
+ private:
+  std::mutex mutex_;
+  const int max_lines_;
+  const std::chrono::seconds window_;
+  std::chrono::steady_clock::time_point window_start_{};
+  int n_printed_ = 0;
+  int64_t n_dropped_ = 0;
+};
+
 class HttpServer {
  public:
   // `chat_template` may be null (the model has none); the engine and the tokenizer must
@@ -81,6 +98,7 @@ class HttpServer {
   ServerOptions options_;
   RequestParser parser_;
   ServerMetrics metrics_;
+  RateLimitedLog log_{20, std::chrono::seconds(10)};
   std::unique_ptr<httplib::Server> http_;
   int64_t created_;  // start time, Unix seconds
 
