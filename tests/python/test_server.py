@@ -15,7 +15,7 @@ import time
 import openai
 import pytest
 
-from conftest import KVINFER
+from conftest import KVINFER, ROOT
 from server_process import ServerProcess
 
 QUESTION = "What is the capital of France?"
@@ -385,8 +385,8 @@ def test_server_survives_bad_input(server, client):
 def test_metrics_pass_promtool(server, client):
     chat(client, QUESTION, max_tokens=8, temperature=0)
     text = server.get_text("/metrics")
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: run scripts/setup (Debian package prometheus)"
+    promtool = ROOT / ".venv" / "bin" / "promtool"
+    assert promtool.exists(), f"{promtool} is missing: run scripts/setup"
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     values = {}
