@@ -270,6 +270,7 @@ async function streamReply(requestBody, reply, controller) {
   let usage = null;
   let finishReason = null;
   let sawDone = false;
+  let responded = false;
 
   try {
     const response = await fetch("v1/chat/completions", {
@@ -278,6 +279,7 @@ async function streamReply(requestBody, reply, controller) {
       body: JSON.stringify(requestBody),
       signal: controller.signal,
     });
+    responded = true;
     if (!response.ok) {
       appendError(await readErrorMessage(response));
       return { text, outcome: "failed" };
@@ -330,7 +332,11 @@ async function streamReply(requestBody, reply, controller) {
       reply.status.textContent = usage ? `Stopped · ${describeReply(usage, finishReason, timing)}` : "Stopped";
       return { text, outcome: "stopped" };
     }
-    appendError(`The request failed: ${error.message}`);
+    // fetch() rejects with a TypeError when no HTTP response arrives at all.
+    const reason = !responded && error instanceof TypeError
+      ? `cannot reach the server at ${window.location.origin}; is kvinfer serve still running?`
+      : error.message;
+    appendError(`The request failed: ${reason}`);
     return { text, outcome: "failed" };
   }
 
@@ -338,7 +344,11 @@ async function streamReply(requestBody, reply, controller) {
   if (!sawDone) {
     appendError("The reply ended before the server sent [DONE], so it may be incomplete.");
   }
+  const follow = isScrolledToBottom();
   reply.status.textContent = describeReply(usage, finishReason, timing);
+  if (follow) {
+    scrollToBottom();
+  }
   return { text, outcome: "done" };
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <filesystem>
 
@@ -255,14 +256,24 @@ void HttpServer::add_routes() {
   http.Post("/v1/completions", [this](const httplib::Request& request, httplib::Response& response) {
     handle_completion(Endpoint::Completions, request, response);
   });
-  for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
-    auto wrong_method = [this, path](const httplib::Request& request, httplib::Response& response) {
-      send_error(response, ApiError{405, fmt::format("{} accepts POST only, not {}", path, request.method)});
+  // A known path with the wrong method gets 405 and the method it accepts.
+  auto wrong_method = [this](const char* allowed) {
+    return [this, allowed](const httplib::Request& request, httplib::Response& response) {
+      response.set_header("Allow", allowed);
+      send_error(response, ApiError{405, fmt::format("{} accepts {} only, not {}", request.path, allowed, request.method)});
     };
-    http.Get(path, wrong_method);
-    http.Put(path, wrong_method);
-    http.Patch(path, wrong_method);
-    http.Delete(path, wrong_method);
+  };
+  for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
+    http.Get(path, wrong_method("POST"));
+    http.Put(path, wrong_method("POST"));
+    http.Patch(path, wrong_method("POST"));
+    http.Delete(path, wrong_method("POST"));
+  }
+  for (const char* path : {"/v1/models", "/health", "/metrics", "/stats"}) {
+    http.Post(path, wrong_method("GET"));
+    http.Put(path, wrong_method("GET"));
+    http.Patch(path, wrong_method("GET"));
+    http.Delete(path, wrong_method("GET"));
   }
 
   // Every error status gets an OpenAI error object, also those httplib sets itself
@@ -456,20 +467,45 @@ void HttpServer::stream_response(const std::shared_ptr<RequestContext>& context,
 int HttpServer::bind() {
   if (options_.port < 0 || options_.port > 65535) fail("invalid port {}: must be between 0 and 65535", options_.port);
   if (options_.host.empty()) fail("invalid host '': give an address such as 127.0.0.1, ::1 or 0.0.0.0");
+
+  // Text that looks like an IP address must parse as one, so a mistyped address never
+  // reaches DNS. Other text is looked up as a host name, as httplib does.
+  const bool looks_numeric = options_.host.find_first_not_of("0123456789.") == std::string::npos ||
+                             options_.host.find(':') != std::string::npos;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | (looks_numeric ? AI_NUMERICHOST : 0);
   addrinfo* found = nullptr;
   if (const int status = getaddrinfo(options_.host.c_str(), nullptr, &hints, &found); status != 0) {
-    fail("invalid host '{}': {}", options_.host, gai_strerror(status));
+    fail("invalid host '{}': {}", options_.host, looks_numeric ? "not a valid IP address" : gai_strerror(status));
+  }
+
+  // Try the address first, so that the error can tell a busy port from a foreign address.
+  const int probe = socket(found->ai_family, SOCK_STREAM, 0);
+  int bind_error = 0;
+  if (probe >= 0) {
+    int yes = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    sockaddr_storage address{};
+    std::memcpy(&address, found->ai_addr, found->ai_addrlen);
+    const uint16_t port_be = htons(static_cast<uint16_t>(options_.port));
+    if (address.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(address).sin_port = port_be;
+    if (address.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6&>(address).sin6_port = port_be;
+    if (::bind(probe, reinterpret_cast<sockaddr*>(&address), found->ai_addrlen) != 0) bind_error = errno;
+    close(probe);
   }
   freeaddrinfo(found);
+  if (bind_error == EADDRINUSE) fail("cannot listen on {}:{}: the port is in use", options_.host, options_.port);
+  if (bind_error == EADDRNOTAVAIL) fail("cannot listen on {}: the address is not on this machine", options_.host);
+  if (bind_error == EACCES) fail("cannot listen on port {}: permission denied (ports below 1024 need privileges)", options_.port);
+
   int port = options_.port;
   if (port == 0) {
     port = http_->bind_to_any_port(options_.host);
-    if (port < 0) fail("cannot listen on {}: no free port, or the address is not on this machine", options_.host);
+    if (port < 0) fail("cannot listen on {}: binding a free port failed", options_.host);
   } else if (!http_->bind_to_port(options_.host, port)) {
-    fail("cannot listen on {}:{}: the port is in use, or the address is not on this machine", options_.host, port);
+    fail("cannot listen on {}:{}: binding failed", options_.host, port);
   }
   return port;
 }
@@ -480,7 +516,11 @@ void HttpServer::serve() {
     std::unique_lock lock(active_mutex_);
     active_changed_.wait(lock, [&] { return draining_; });
     const auto deadline = Clock::now() + options_.shutdown_timeout;
-    if (!active_changed_.wait_until(lock, deadline, [&] { return n_active_ == 0 || cancelling_; })) cancelling_ = true;
+    if (!active_changed_.wait_until(lock, deadline, [&] { return n_active_ == 0 || cancelling_; })) {
+      fmt::print(stderr, "kvinfer: the shutdown timeout of {} s ran out; cancelling {} in-flight requests\n",
+                 options_.shutdown_timeout.count(), active_.size());
+      cancelling_ = true;
+    }
     if (cancelling_) cancel_all();
     active_changed_.wait(lock, [&] { return n_active_ == 0; });
   }

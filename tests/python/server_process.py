@@ -93,3 +93,9 @@ class ServerProcess:
             raise
         self._reader.join(5)
         return code
+
+    def kill_if_running(self):
+        """Kills the server when a test failed before stopping it, so that none is left behind."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)

@@ -363,6 +363,8 @@ def test_kv_panel_when_server_stops(driver):
     wait_for(driver, lambda: driver.find_element(By.ID, "send-button").is_enabled(), PANEL_TIMEOUT_S,
              "the Send button stayed disabled after the failed request")
     assert assistant_messages(driver) == []
+    error_text = driver.find_element(By.CSS_SELECTOR, "#messages .message.error").text
+    assert "cannot reach the server" in error_text
     assert message_input.get_attribute("value") == "Are you there?"
     assert driver.find_element(By.ID, "send-button").is_enabled()
     # Connection errors are expected in the console here, so they are read and dropped.
