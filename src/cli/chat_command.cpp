@@ -66,11 +66,6 @@ TurnResult run_turn(Engine& engine, GenerationRequest request) {
   return result;
 }
 
-std::string token_text_or_empty(const Tokenizer& tokenizer, TokenId token) {
-  if (token.value < 0 || token.value >= tokenizer.n_vocab()) return "";
-  return std::string(tokenizer.token_text(token));
-}
-
 void chat(const ChatOptions& options) {
   SamplingParams sampling = options.sampling;
   sampling.seed = options.seed >= 0 ? static_cast<uint64_t>(options.seed) : std::random_device{}();
@@ -80,8 +75,8 @@ void chat(const ChatOptions& options) {
   std::optional<std::string_view> source = loaded.file->get_string("tokenizer.chat_template");
   if (!source) fail("{}: the model has no chat template (tokenizer.chat_template)", loaded.file->path());
   const chat::ChatTemplate chat_template{std::string(*source)};
-  const std::string bos = token_text_or_empty(*loaded.tokenizer, loaded.tokenizer->bos());
-  const std::string eos = token_text_or_empty(*loaded.tokenizer, loaded.tokenizer->eos());
+  const std::string bos(loaded.tokenizer->token_text_or_empty(loaded.tokenizer->bos()));
+  const std::string eos(loaded.tokenizer->token_text_or_empty(loaded.tokenizer->eos()));
 
   GeneratorOptions generator_opts = generator_options(options.model, *loaded.model);
   Engine engine(*loaded.model, *loaded.tokenizer, engine_options(generator_opts, 512, 1));

@@ -187,18 +187,14 @@ Json checked_messages(const Json& body) {
   return messages;
 }
 
-std::string token_text_or_empty(const Tokenizer& tokenizer, TokenId token) {
-  return tokenizer.contains(token) ? std::string(tokenizer.token_text(token)) : std::string();
-}
-
 }  // namespace
 
 RequestParser::RequestParser(const Tokenizer& tokenizer, const chat::ChatTemplate* chat_template, ParserOptions options)
     : tokenizer_(tokenizer),
       chat_template_(chat_template),
       options_(options),
-      bos_text_(token_text_or_empty(tokenizer, tokenizer.bos())),
-      eos_text_(token_text_or_empty(tokenizer, tokenizer.eos())) {}
+      bos_text_(tokenizer.token_text_or_empty(tokenizer.bos())),
+      eos_text_(tokenizer.token_text_or_empty(tokenizer.eos())) {}
 
 std::variant<CompletionCall, ApiError> RequestParser::parse(Endpoint endpoint, std::string_view body) const {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {

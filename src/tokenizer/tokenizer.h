@@ -67,6 +67,9 @@ class Tokenizer {
   // spaces). Precondition: contains(token).
   std::string_view token_text(TokenId token) const { return token_texts_[token.value]; }
   TokenType token_type(TokenId token) const { return token_types_[token.value]; }
+  // Returns the vocabulary entry of `token`, or "" for a token outside the vocabulary,
+  // such as the -1 of a model without BOS. Chat templates take BOS and EOS this way.
+  std::string_view token_text_or_empty(TokenId token) const { return contains(token) ? token_text(token) : std::string_view(); }
   // Returns the token whose vocabulary entry is exactly `text`, if any.
   std::optional<TokenId> find_token(std::string_view text) const;
 

@@ -167,6 +167,17 @@ def hit_rate_percent(driver):
     return float(match.group(1)) if match else None
 
 
+def send_and_wait_for_error(driver, text, case):
+    """Sends `text`, waits for an error message and a usable Send button, and returns the
+    texts of the error messages in the conversation."""
+    driver.find_element(By.ID, "message-input").send_keys(text, Keys.ENTER)
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#messages .message.error"), REPLY_TIMEOUT_S,
+             f"no error message appeared for {case}")
+    wait_for(driver, lambda: driver.find_element(By.ID, "send-button").is_enabled(), PANEL_TIMEOUT_S,
+             "the Send button stayed disabled after the error")
+    return [error.text for error in driver.find_elements(By.CSS_SELECTOR, "#messages .message.error .message-content")]
+
+
 def test_kv_panel_shows_server_stats(server, driver):
     load_page(driver, server.base_url)
     stats = server.get_json("/stats")
@@ -290,14 +301,8 @@ def test_server_error_shown_in_conversation(server, driver):
 
     # Typing 15000 characters key by key would take long, so the value is set directly.
     driver.execute_script("document.getElementById('system-prompt').value = arguments[0];", system_prompt)
-    driver.find_element(By.ID, "message-input").send_keys("Hello", Keys.ENTER)
-    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#messages .message.error"), REPLY_TIMEOUT_S,
-             "no error message appeared for a prompt longer than the context")
-    wait_for(driver, lambda: driver.find_element(By.ID, "send-button").is_enabled(), PANEL_TIMEOUT_S,
-             "the Send button stayed disabled after the error")
-
-    errors = driver.find_elements(By.CSS_SELECTOR, "#messages .message.error .message-content")
-    assert [error.text for error in errors] == [expected]
+    errors = send_and_wait_for_error(driver, "Hello", "a prompt longer than the context")
+    assert errors == [expected]
     assert assistant_messages(driver) == []
     user_message = driver.find_element(By.CSS_SELECTOR, "#messages .message.user")
     assert "discarded" in user_message.get_attribute("class").split()
@@ -318,13 +323,8 @@ def test_api_key_sent_as_bearer_token(driver):
         expected = f"{body['error']['message']} (HTTP 401)"
 
         # Without the key the server rejects the request and the page shows why.
-        driver.find_element(By.ID, "message-input").send_keys("Hello", Keys.ENTER)
-        wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#messages .message.error"), REPLY_TIMEOUT_S,
-                 "no error message appeared for a request without the API key")
-        wait_for(driver, lambda: driver.find_element(By.ID, "send-button").is_enabled(), PANEL_TIMEOUT_S,
-                 "the Send button stayed disabled after the error")
-        errors = driver.find_elements(By.CSS_SELECTOR, "#messages .message.error .message-content")
-        assert [error.text for error in errors] == [expected]
+        errors = send_and_wait_for_error(driver, "Hello", "a request without the API key")
+        assert errors == [expected]
         console_errors(driver)  # Chromium logs the failed request (status 401), so the log is dropped.
 
         # With the key the same message, which the page put back into the input, gets a reply.
